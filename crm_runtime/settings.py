@@ -1,0 +1,66 @@
+"""Process settings from the environment (prefix CRM_), validated at start-up so that a bad value stops
+the process with a clear message instead of failing later in a request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Where the local stack keeps its data (database cluster, dev keys, Temporal's database).
+DEFAULT_STATE_DIR = PROJECT_ROOT / ".crm"
+
+ROLES = ("admin", "data_steward", "agent", "marketer", "sales", "manager", "finance")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
+
+    # Shared database URL; a per-service URL (CRM_PARTIES_DATABASE_URL...) wins over it.
+    database_url: str | None = None
+    parties_database_url: str | None = None
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "crm"
+    temporal_task_queue: str = "crm-workflows"
+
+    parties_address: str = "127.0.0.1:50051"
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(default=50051, ge=0, le=65535)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8000, ge=0, le=65535)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    jwt_secret: str | None = None
+    jwt_issuer: str = "crm-local"
+    jwt_audience: str = "crm-api"
+
+    state_dir: Path = DEFAULT_STATE_DIR
+    erasure_grace_period_days: float = Field(default=30.0, ge=0)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    @field_validator("database_url", "parties_database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://")):
+            raise ValueError("must be a PostgreSQL URL (postgresql://user:pass@host:port/db)")
+        return value
+
+    def service_database_url(self, service: str) -> str:
+        url = getattr(self, f"{service}_database_url", None) or self.database_url
+        if not url:
+            raise RuntimeError(
+                f"no database configured for {service}: set CRM_{service.upper()}_DATABASE_URL or "
+                "CRM_DATABASE_URL (`crm up` sets it for the local stack)"
+            )
+        return url
+
+
+def load_settings() -> Settings:
+    return Settings()
