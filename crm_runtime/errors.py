@@ -48,6 +48,10 @@ class FailedPrecondition(DomainError):
     pass
 
 
+class Unavailable(DomainError):
+    """A dependency (the workflow engine, another service) cannot be reached; the caller may retry."""
+
+
 class Aborted(DomainError):
     """A concurrency conflict (stale expected_version); the caller may re-read and retry."""
 

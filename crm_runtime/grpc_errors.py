@@ -15,6 +15,7 @@ from crm_runtime.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    Unavailable,
 )
 
 _CODES: list[tuple[type[DomainError], int, grpc.StatusCode]] = [
@@ -23,15 +24,16 @@ _CODES: list[tuple[type[DomainError], int, grpc.StatusCode]] = [
     (AlreadyExists, code_pb2.ALREADY_EXISTS, grpc.StatusCode.ALREADY_EXISTS),
     (FailedPrecondition, code_pb2.FAILED_PRECONDITION, grpc.StatusCode.FAILED_PRECONDITION),
     (Aborted, code_pb2.ABORTED, grpc.StatusCode.ABORTED),
+    (Unavailable, code_pb2.UNAVAILABLE, grpc.StatusCode.UNAVAILABLE),
 ]
 
 
 def to_status(error: DomainError) -> tuple[grpc.StatusCode, grpc.Status]:
-    for cls, code, grpc_code in _CODES:
+    code, grpc_code = code_pb2.INTERNAL, grpc.StatusCode.INTERNAL
+    for cls, rpc_code, status_code in _CODES:
         if isinstance(error, cls):
+            code, grpc_code = rpc_code, status_code
             break
-    else:  # pragma: no cover - every DomainError subclass is listed above
-        code, grpc_code = code_pb2.INTERNAL, grpc.StatusCode.INTERNAL
     status = status_pb2.Status(code=code, message=error.message)
     if isinstance(error, InvalidArgument):
         detail = error_details_pb2.BadRequest(

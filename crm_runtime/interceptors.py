@@ -77,7 +77,7 @@ class ErrorAndMetricsInterceptor(ServerInterceptor):
                 call = _Call(method)
                 try:
                     response = await inner_uu(request, context)
-                except BaseException as exc:  # noqa: BLE001 - mapped or re-raised
+                except BaseException as exc:
                     await _handle_error(exc, context, call)
                     raise
                 call.finish(grpc.StatusCode.OK)
@@ -93,7 +93,7 @@ class ErrorAndMetricsInterceptor(ServerInterceptor):
                 call = _Call(method)
                 try:
                     response = await inner_su(request_iterator, context)
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     await _handle_error(exc, context, call)
                     raise
                 call.finish(grpc.StatusCode.OK)
@@ -110,7 +110,7 @@ class ErrorAndMetricsInterceptor(ServerInterceptor):
                 try:
                     async for item in inner_us(request, context):
                         yield item
-                except BaseException as exc:  # noqa: BLE001
+                except BaseException as exc:
                     await _handle_error(exc, context, call)
                     raise
                 call.finish(grpc.StatusCode.OK)

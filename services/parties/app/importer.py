@@ -1,0 +1,262 @@
+"""Bulk import: batches of create requests streamed in, validated in memory, checked against the
+database with one query per batch, and written with PostgreSQL COPY. Bad rows are reported with their
+reasons while the good rows go in; a batch is one transaction, so a failure never leaves half a party."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import text
+
+from crm.parties.v1 import parties_pb2 as pb
+from crm_runtime.errors import Violations
+from services.parties import validation
+from services.parties.app.erasure import ErasureMixin
+from services.parties.metrics import IMPORTED_ROWS, PARTY_CHANGES
+
+MAX_ROWS_PER_MESSAGE = 5000
+IMPORT_OPERATION = "ImportParties"
+
+
+class ImportMixin(ErasureMixin):
+    async def import_parties(self, batches: AsyncIterator[pb.ImportPartiesRequest]) -> pb.ImportPartiesResponse:
+        out = pb.ImportPartiesResponse()
+        async for batch in batches:
+            if len(batch.rows) > MAX_ROWS_PER_MESSAGE:
+                out.errors.append(
+                    pb.ImportRowError(
+                        row_ref="*",
+                        violations=[
+                            pb.FieldViolation(
+                                field="rows",
+                                description=f"at most {MAX_ROWS_PER_MESSAGE} rows per message; this batch was skipped",
+                            )
+                        ],
+                    )
+                )
+                out.rows_received += len(batch.rows)
+                continue
+            await self._import_batch(batch, out)
+        IMPORTED_ROWS.labels("created").inc(out.parties_created)
+        IMPORTED_ROWS.labels("rejected").inc(len(out.errors))
+        IMPORTED_ROWS.labels("already_present").inc(out.rows_already_present)
+        return out
+
+    async def _import_batch(self, batch: pb.ImportPartiesRequest, out: pb.ImportPartiesResponse) -> None:
+        out.rows_received += len(batch.rows)
+        candidates: list[tuple[pb.ImportRow, dict[str, Any], Any]] = []
+        refs_seen: set[str] = set()
+        for index, row in enumerate(batch.rows):
+            v = Violations()
+            ref = row.row_ref or str(index)
+            if len(ref) > 200:
+                ref = ref[:200]
+                v.add("row_ref", "at most 200 characters")
+            who = validation.context(row.party.context, v)
+            parts = self.validate_create(row.party, v)
+            if row.party.group.member_party_ids:
+                v.add("group.member_party_ids", "bulk import creates groups without members; add them afterwards")
+            if not row.party.request_id:
+                v.add("request_id", "is required in bulk import, so that a re-run skips rows already imported")
+            elif row.party.request_id in refs_seen:
+                v.add("request_id", "is repeated in the same batch")
+            refs_seen.add(row.party.request_id)
+            if v:
+                out.errors.append(_row_error(ref, v))
+                continue
+            candidates.append((row, parts, who))
+        if not candidates:
+            return
+
+        async with self.tx() as repo:
+            conn = repo.conn
+            existing = await conn.execute(
+                text("SELECT request_id FROM parties.idempotency WHERE operation = :op AND request_id = ANY(:ids)"),
+                {"op": IMPORT_OPERATION, "ids": [c[0].party.request_id for c in candidates]},
+            )
+            present = {r[0] for r in existing}
+            roles = {r[0]: r for r in await repo.role_types()}
+            codes = {a.code for _, parts, _ in candidates for a in parts["attributes"]}
+            attrs = await repo.attribute_definitions_by_code(codes) if codes else {}
+            pairs = [
+                (i.key1, i.key2)
+                for _, parts, _ in candidates
+                for i in parts["items"]
+                if i.section == "identifier" and i.is_unique
+            ]
+            taken: dict[tuple[str, str], UUID] = {}
+            if pairs:
+                rows = await conn.execute(
+                    text(
+                        "SELECT key1, key2, party_id FROM parties.item WHERE section = 'identifier' AND is_unique "
+                        "AND superseded_at IS NULL AND valid_to IS NULL AND (key1, key2) IN "
+                        "(SELECT * FROM unnest(CAST(:k1 AS text[]), CAST(:k2 AS text[])))"
+                    ),
+                    {"k1": [p[0] for p in pairs], "k2": [p[1] for p in pairs]},
+                )
+                taken = {(r[0], r[1]): r[2] for r in rows}
+
+            now = datetime.now(UTC)
+            party_rows: list[tuple[Any, ...]] = []
+            fact_rows: list[tuple[Any, ...]] = []
+            item_rows: list[tuple[Any, ...]] = []
+            change_rows: list[tuple[Any, ...]] = []
+            idem_rows: list[tuple[Any, ...]] = []
+            for row, parts, who in candidates:
+                ref = row.row_ref or row.party.request_id
+                if row.party.request_id in present:
+                    out.rows_already_present += 1
+                    continue
+                v = Violations()
+                attr_facts = await self.check_catalogue(
+                    repo, parts["kind"], parts["roles"], parts["attributes"], v, role_cache=roles, attr_cache=attrs
+                )
+                party_id = uuid.uuid4()
+                claimed: list[tuple[str, str]] = []
+                for item in parts["items"]:
+                    if item.section == "identifier" and item.is_unique:
+                        holder = taken.get((item.key1, item.key2))
+                        if holder is not None:
+                            v.add(f"{item.field}.value", f"{item.key1} {item.key2} already belongs to party {holder}")
+                        claimed.append((item.key1, item.key2))
+                if v:
+                    out.errors.append(_row_error(ref, v))
+                    continue
+                for pair in claimed:
+                    taken[pair] = party_id
+                facts = {**parts["facts"], **attr_facts}
+                display, key = validation.display_and_search(parts["kind"], facts)
+                bd = facts.get("person.birth_date")
+                vf = parts["valid_from"]
+                party_rows.append(
+                    (
+                        party_id,
+                        parts["kind"],
+                        "active",
+                        1,
+                        display,
+                        key,
+                        datetime.fromisoformat(bd).date() if bd else None,
+                        now,
+                        now,
+                    )
+                )
+                for field, value in facts.items():
+                    fact_rows.append(
+                        (
+                            party_id,
+                            field,
+                            json.dumps(value, ensure_ascii=False),
+                            vf,
+                            now,
+                            who.actor,
+                            who.source,
+                            who.reason,
+                        )
+                    )
+                for item in parts["items"]:
+                    item_rows.append(
+                        (
+                            uuid.uuid4(),
+                            party_id,
+                            item.section,
+                            item.key1,
+                            item.key2,
+                            item.is_unique,
+                            json.dumps(item.data, ensure_ascii=False),
+                            item.valid_from or vf,
+                            now,
+                            who.actor,
+                            who.source,
+                            who.reason,
+                        )
+                    )
+                for code in parts["roles"]:
+                    item_rows.append(
+                        (
+                            uuid.uuid4(),
+                            party_id,
+                            "role",
+                            code,
+                            "",
+                            False,
+                            "{}",
+                            vf,
+                            now,
+                            who.actor,
+                            who.source,
+                            who.reason,
+                        )
+                    )
+                change_rows.append((party_id, "party.created", ["*"], 1, now, who.actor, who.source or "import"))
+                idem_rows.append((IMPORT_OPERATION, row.party.request_id, party_id.bytes, party_id, now))
+
+            if party_rows:
+                raw = (await conn.get_raw_connection()).driver_connection
+                copy = raw.copy_records_to_table  # type: ignore[union-attr]
+                await copy(
+                    "party",
+                    schema_name="parties",
+                    records=party_rows,
+                    columns=[
+                        "party_id",
+                        "kind",
+                        "status",
+                        "version",
+                        "display_name",
+                        "search_key",
+                        "birth_date",
+                        "created_at",
+                        "updated_at",
+                    ],
+                )
+                await copy(
+                    "fact",
+                    schema_name="parties",
+                    records=fact_rows,
+                    columns=["party_id", "field", "value", "valid_from", "recorded_at", "actor", "source", "reason"],
+                )
+                await copy(
+                    "item",
+                    schema_name="parties",
+                    records=item_rows,
+                    columns=[
+                        "item_id",
+                        "party_id",
+                        "section",
+                        "key1",
+                        "key2",
+                        "is_unique",
+                        "data",
+                        "valid_from",
+                        "recorded_at",
+                        "actor",
+                        "source",
+                        "reason",
+                    ],
+                )
+                await copy(
+                    "change",
+                    schema_name="parties",
+                    records=change_rows,
+                    columns=["party_id", "change_type", "fields", "party_version", "occurred_at", "actor", "source"],
+                )
+                await copy(
+                    "idempotency",
+                    schema_name="parties",
+                    records=idem_rows,
+                    columns=["operation", "request_id", "response", "party_id", "created_at"],
+                )
+                out.parties_created += len(party_rows)
+                PARTY_CHANGES.labels("party.created").inc(len(party_rows))
+
+
+def _row_error(ref: str, v: Violations) -> pb.ImportRowError:
+    return pb.ImportRowError(
+        row_ref=ref, violations=[pb.FieldViolation(field=x.field, description=x.description) for x in v.items]
+    )
