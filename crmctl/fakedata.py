@@ -75,9 +75,16 @@ def _ogrn(body12: str) -> str:
     return body12 + str(int(body12) % 11 % 10)
 
 
-def _ogrnip(body14: str) -> str:
-    """OGRNIP: the 15th digit is (the first 14 as a number mod 13) mod 10."""
-    return body14 + str(int(body14) % 13 % 10)
+def _ogrnip(body13: str) -> str:
+    """OGRNIP from its first 13 digits: the 15th digit is (the first 14 as a number mod 13) mod 10.
+
+    The 14th (last serial) digit is chosen so that the remainder is below 10: some validators
+    (python-stdnum among them) compare the remainder itself, so such numbers pass every reading of
+    the rule. Of ten consecutive remainders at least seven qualify, so a digit always exists.
+    """
+    base = int(body13) * 10
+    d = next(d for d in range(10) if (base + d) % 13 < 10)
+    return f"{body13}{d}{(base + d) % 13}"
 
 
 def _snils_check(body9: str) -> str:
@@ -91,8 +98,11 @@ def _snils_check(body9: str) -> str:
 
 
 _VIN_VALUES = {str(d): d for d in range(10)} | dict(
-    zip("ABCDEFGHJKLMNPRSTUVWXYZ", (1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9),
-        strict=True)
+    zip(
+        "ABCDEFGHJKLMNPRSTUVWXYZ",
+        (1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9),
+        strict=True,
+    )
 )
 _VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 
@@ -143,6 +153,7 @@ def translit(text: str) -> str:
     return text.translate(_ICAO_TABLE)
 
 
+# fmt: off
 # ---------------------------------------------------------------------------------------------
 # Word lists
 # ---------------------------------------------------------------------------------------------
@@ -348,7 +359,7 @@ _ORG_KIND: tuple[str, ...] = (
     "Управляющая компания", "Автотехцентр",
 )
 _ORG_PLACE: tuple[str, ...] = (
-    "Восток", "Запад", "Север", "Юг", "Центр", "Сибирь", "Урал", "Волга", "Столица", "Нева", "Премьер",
+    "Восток", "Запад", "Север", "Юг", "Сибирь", "Урал", "Волга", "Столица", "Нева", "Премьер",
     "Престиж", "Магистраль", "Регион", "Профи",
 )
 _ORG_ROLES: tuple[str, ...] = ("customer",) * 50 + ("supplier",) * 20 + ("partner",) * 15 + ("dealer",) * 15
@@ -356,6 +367,9 @@ _TLDS: tuple[str, ...] = (".ru",) * 17 + (".com", ".su", ".net")
 _CITY_TAGS = {
     "Москва": "msk", "Санкт-Петербург": "spb", "Новосибирск": "nsk", "Екатеринбург": "ekb",
     "Нижний Новгород": "nn", "Ростов-на-Дону": "rnd", "Краснодар": "krd", "Владивосток": "vl",
+    "Казань": "kzn", "Челябинск": "chel", "Самара": "samara", "Уфа": "ufa", "Пермь": "perm",
+    "Омск": "omsk", "Красноярск": "krsk", "Воронеж": "vrn", "Волгоград": "vlg", "Тюмень": "tmn",
+    "Иркутск": "irk", "Хабаровск": "khv", "Калининград": "kld", "Ярославль": "yar", "Тула": "tula",
 }  # fmt: skip
 
 # make, model, first and last model year, [(WMI, VDS positions 4-8, plant codes at position 11)]
@@ -385,6 +399,7 @@ _PREFERRED_CHANNELS = (
     pb.CHANNEL_SMS, pb.CHANNEL_SMS, pb.CHANNEL_EMAIL, pb.CHANNEL_PHONE_CALL, pb.CHANNEL_MESSENGER,
 )
 _PASSPORT_EXCHANGE = date(1998, 1, 1).toordinal()
+# fmt: on
 
 
 def _plus_years(d: date, years: int) -> date:
@@ -400,7 +415,8 @@ class FakeParties:
 
     Each method's output depends only on the seed and its arguments. Unique values are unique within one
     seed for indices below 1,000,000 per kind at least (most spaces are far larger); different seeds use
-    different offsets, so two seeds rarely collide but are not guaranteed not to.
+    different offsets, so two seeds rarely collide but are not guaranteed not to. One instance reuses a
+    single ``random.Random`` and is not thread-safe: give each thread or process its own.
     """
 
     def __init__(self, seed: int = 42, *, today: date = REFERENCE_DATE) -> None:
@@ -515,29 +531,46 @@ class FakeParties:
             self._add_passport(r, req, birth, city, index)
 
         add_cp = req.contact_points.add
-        add_cp(type=pb.CONTACT_POINT_TYPE_PHONE, purpose=pb.CONTACT_PURPOSE_PERSONAL, primary=True,
-               verified=r() < 0.6, phone=self._mobile(2 * index, r))
+        add_cp(
+            type=pb.CONTACT_POINT_TYPE_PHONE,
+            purpose=pb.CONTACT_PURPOSE_PERSONAL,
+            primary=True,
+            verified=r() < 0.6,
+            phone=self._mobile(2 * index, r),
+        )
         fl, ll = first_lat.lower(), last_lat.lower()
         has_email = r() < 0.6
         if has_email:
-            add_cp(type=pb.CONTACT_POINT_TYPE_EMAIL, purpose=pb.CONTACT_PURPOSE_PERSONAL, primary=True,
-                   verified=r() < 0.5, email=_person_email(r, fl, ll, birth.year))
+            add_cp(
+                type=pb.CONTACT_POINT_TYPE_EMAIL,
+                purpose=pb.CONTACT_PURPOSE_PERSONAL,
+                primary=True,
+                verified=r() < 0.5,
+                email=_person_email(r, fl, ll, birth.year),
+            )
         if r() < 0.5:
             self._add_address(r, req, city, pb.CONTACT_PURPOSE_HOME, office=False)
-        if r() < 0.15:
+        has_telegram = r() < 0.15
+        if has_telegram:
             m = add_cp(type=pb.CONTACT_POINT_TYPE_MESSENGER, purpose=pb.CONTACT_PURPOSE_PERSONAL).messenger
             m.messenger = pb.MESSENGER_TELEGRAM
             m.handle = _telegram(r, fl, ll, birth.year)
 
         add_consent = req.consents.add
         if has_email:
-            add_consent(channel=pb.CHANNEL_EMAIL, purpose=pb.CONSENT_PURPOSE_MARKETING,
-                        status=pb.CONSENT_STATUS_GRANTED if r() < 0.7 else pb.CONSENT_STATUS_WITHDRAWN,
-                        evidence=f"web-form-{int(r() * 10**7):07d}")
+            add_consent(
+                channel=pb.CHANNEL_EMAIL,
+                purpose=pb.CONSENT_PURPOSE_MARKETING,
+                status=pb.CONSENT_STATUS_GRANTED if r() < 0.7 else pb.CONSENT_STATUS_WITHDRAWN,
+                evidence=f"web-form-{int(r() * 10**7):07d}",
+            )
         if r() < 0.6:
-            add_consent(channel=pb.CHANNEL_SMS, purpose=pb.CONSENT_PURPOSE_MARKETING,
-                        status=pb.CONSENT_STATUS_GRANTED if r() < 0.75 else pb.CONSENT_STATUS_WITHDRAWN,
-                        evidence=f"web-form-{int(r() * 10**7):07d}")
+            add_consent(
+                channel=pb.CHANNEL_SMS,
+                purpose=pb.CONSENT_PURPOSE_MARKETING,
+                status=pb.CONSENT_STATUS_GRANTED if r() < 0.75 else pb.CONSENT_STATUS_WITHDRAWN,
+                evidence=f"web-form-{int(r() * 10**7):07d}",
+            )
 
         prefs = req.preferences
         prefs.time_zone = city[5]
@@ -546,8 +579,13 @@ class FakeParties:
             prefs.quiet_hours.start = "22:00"
             prefs.quiet_hours.end = "09:00"
         x = r()
-        if x < 0.5:
-            prefs.preferred_channel = _PREFERRED_CHANNELS[int(x * 10)]
+        if x < 0.5:  # a preferred channel only among those the person can be reached by
+            channel = _PREFERRED_CHANNELS[int(x * 10)]
+            if (channel == pb.CHANNEL_EMAIL and not has_email) or (
+                channel == pb.CHANNEL_MESSENGER and not has_telegram
+            ):
+                channel = pb.CHANNEL_SMS
+            prefs.preferred_channel = channel
         elif x > 0.98:
             prefs.do_not_contact = True
         req.role_types.append("customer" if r() < 0.85 else "prospect")
@@ -598,11 +636,17 @@ class FakeParties:
             k = self._p_inn12(2 * index + 1)
             add_id(type=pb.IDENTIFIER_TYPE_INN, value=_inn12(f"{city[2]}{1 + k // 10**6:02d}{k % 10**6:06d}"))
             k = self._p_ogrnip(index)  # registration year 2004-2024 x serial
-            add_id(type=pb.IDENTIFIER_TYPE_OGRNIP,
-                   value=_ogrnip(f"3{(4 + k // 10**8):02d}{city[2]}{k % 10**8:09d}"))
+            add_id(
+                type=pb.IDENTIFIER_TYPE_OGRNIP,
+                value=_ogrnip(f"3{(4 + k // 10**8):02d}{city[2]}{k % 10**8:08d}"),
+            )
             # Sole proprietors mostly give a mobile number and a personal mailbox.
-            add_cp(type=pb.CONTACT_POINT_TYPE_PHONE, purpose=pb.CONTACT_PURPOSE_WORK, primary=True,
-                   phone=self._mobile(2 * index + 1, r))
+            add_cp(
+                type=pb.CONTACT_POINT_TYPE_PHONE,
+                purpose=pb.CONTACT_PURPOSE_WORK,
+                primary=True,
+                phone=self._mobile(2 * index + 1, r),
+            )
             domain = _EMAIL_DOMAINS[int(r() * len(_EMAIL_DOMAINS))]
             if r() < 0.5:
                 email = f"ip.{last_lat.lower()}{int(r() * 1000)}@{domain}"
@@ -623,8 +667,10 @@ class FakeParties:
             k = self._p_ogrn(index)  # sign x registration year 2003-2024 x inspection x serial
             sign, k = ("1", k) if k < 22 * 49 * 10**5 else ("5", k - 22 * 49 * 10**5)
             year, k = 3 + k // (49 * 10**5), k % (49 * 10**5)
-            add_id(type=pb.IDENTIFIER_TYPE_OGRN,
-                   value=_ogrn(f"{sign}{year:02d}{city[2]}{1 + k // 10**5:02d}{k % 10**5:05d}"))
+            add_id(
+                type=pb.IDENTIFIER_TYPE_OGRN,
+                value=_ogrn(f"{sign}{year:02d}{city[2]}{1 + k // 10**5:02d}{k % 10**5:05d}"),
+            )
             areas = city[6]
             area = areas[int(r() * len(areas))]
             local = self._p_landline(index)
@@ -633,12 +679,20 @@ class FakeParties:
             add_cp(
                 type=pb.CONTACT_POINT_TYPE_PHONE, purpose=pb.CONTACT_PURPOSE_WORK, primary=True, phone=phone
             )
+            # Many companies share a name (there are thousands of ООО «Ромашка»), never a domain: most
+            # domains carry a city tag, the region code or a number.
             domain = translit(name).lower().replace(" ", "-")
+            tag = f"-{_CITY_TAGS[city[0]]}" if city[0] in _CITY_TAGS else city[2]
             x = r()
-            if x < 0.15 and city[0] in _CITY_TAGS:
-                domain = f"{domain}-{_CITY_TAGS[city[0]]}"
+            if len(name) >= 15 and " " not in name:  # rarer compound names: a city tag, a number or bare
+                if x < 0.4:
+                    domain = f"{domain}{tag}"
+                elif x < 0.8:
+                    domain = f"{domain}{1 + int(r() * 999)}"
             elif x < 0.3:
-                domain = f"{domain}{int(x * 1000) % 90 + 10}"
+                domain = f"{domain}{tag}{1 + int(r() * 99)}"
+            else:
+                domain = f"{domain}{1 + int(r() * 9999)}"
             email = f"info@{domain}{_TLDS[int(r() * len(_TLDS))]}"
         add_cp(type=pb.CONTACT_POINT_TYPE_EMAIL, purpose=pb.CONTACT_PURPOSE_WORK, primary=True, email=email)
         self._add_address(r, req, city, pb.CONTACT_PURPOSE_LEGAL, office=True)
@@ -729,37 +783,37 @@ class FakeParties:
 
 
 def _person_email(rnd: _Rnd, first: str, last: str, year: int) -> str:
-    """A personal mailbox name the way people pick them: name parts plus birth year or a number."""
+    """A personal mailbox named the way people pick them: name parts plus the birth year or a number
+    (a plain first.last is rare because it is usually taken)."""
     x = rnd()
-    yy = f"{year % 100:02d}"
-    if x < 0.25:
-        local = f"{first}.{last}{yy}"
-    elif x < 0.35:
+    if x < 0.05:
         local = f"{first}.{last}"
+    elif x < 0.3:
+        local = f"{first}.{last}{year % 100:02d}"
     elif x < 0.45:
-        local = f"{last}.{first}{int(x * 1e4) % 100}"
+        local = f"{last}.{first}{1 + int(rnd() * 999)}"
     elif x < 0.6:
         local = f"{first[0]}.{last}{year}"
     elif x < 0.7:
-        local = f"{last}{year}"
+        local = f"{last}{first[0]}{year}"
     elif x < 0.85:
         local = f"{first}_{last}{1 + int(rnd() * 999)}"
     else:
-        local = f"{last}.{first[0]}{yy}{int(rnd() * 100)}"
+        local = f"{last}.{first[0]}{year % 100:02d}{int(rnd() * 100)}"
     return f"{local}@{_EMAIL_DOMAINS[int(rnd() * len(_EMAIL_DOMAINS))]}"
 
 
 def _telegram(rnd: _Rnd, first: str, last: str, year: int) -> str:
     """A Telegram username: 5-32 characters of letters, digits and underscores, starting with a letter."""
     x = rnd()
-    if x < 0.3:
+    if x < 0.15:
         h = f"{first}_{last}"
-    elif x < 0.6:
-        h = f"{last}{year % 100:02d}"
-    elif x < 0.8:
-        h = f"{first[:4]}{last[:5]}{int(rnd() * 1000)}"
+    elif x < 0.45:
+        h = f"{last}_{first[0]}{1 + int(rnd() * 9999)}"
+    elif x < 0.75:
+        h = f"{first[:4]}{last[:5]}{int(rnd() * 10000)}"
     else:
-        h = f"{first}{year}"
+        h = f"{first}{last[:3]}{year}"
     return h if len(h) >= 5 else h + "_tg"
 
 

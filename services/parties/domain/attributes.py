@@ -66,9 +66,7 @@ def _parse_bound(text: str, value_type: str) -> Decimal:
     return Decimal(text)
 
 
-def validate_definition(
-    code: str, name: str, rules: AttributeRules, applies_to: list[str]
-) -> list[tuple[str, str]]:
+def validate_definition(code: str, name: str, rules: AttributeRules, applies_to: list[str]) -> list[tuple[str, str]]:
     """Every problem with an attribute definition at once, as (field, reason) pairs.
 
     All problems are reported together (not the first one) so an administrator fixes a form in one

@@ -166,9 +166,7 @@ def normalize_messenger_handle(messenger: str, handle: str) -> str:
     if not username:
         raise DomainValueError("must not be empty")
     if not username.isascii() or not _TELEGRAM.fullmatch(username):
-        raise DomainValueError(
-            "a Telegram username is 5-32 characters of A-Z, a-z, 0-9 and _ starting with a letter"
-        )
+        raise DomainValueError("a Telegram username is 5-32 characters of A-Z, a-z, 0-9 and _ starting with a letter")
     return username.lower()
 
 
@@ -216,7 +214,7 @@ def normalize_address(
     addresses get the "д." / "кв." prefixes a Russian reader expects, other countries a plain list.
     Postal codes are upper-cased (alphanumeric codes such as UK ones are written that way).
     """
-    country = _part("country_code", country_code, 2).upper()
+    country = _part("country_code", country_code, 8).upper()
     if not country:
         raise DomainValueError("is required", field="country_code")
     if country not in phonenumbers.SUPPORTED_REGIONS:

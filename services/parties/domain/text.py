@@ -38,7 +38,12 @@ def clean_text(value: str, *, max_length: int, allow_newlines: bool = False) -> 
     bad = _FORBIDDEN.search(value)
     if bad:
         char = bad.group()
-        kind = "a bidirectional control character" if char > "\x9f" else "a control character"
+        if char == "\ufeff":
+            kind = "a byte order mark"
+        elif char > "\x9f":
+            kind = "a bidirectional control character"
+        else:
+            kind = "a control character"
         raise DomainValueError(f"contains {kind} (U+{ord(char):04X})")
     text = _LINE_BREAKS.sub("\n", value)
     # Surrounding line breaks are just surrounding whitespace; only inner ones are refused.

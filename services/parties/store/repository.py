@@ -70,6 +70,13 @@ class PartiesRepository:
 
     # -- idempotency ------------------------------------------------------------------------------
 
+    async def lock_request(self, operation: str, request_id: str) -> None:
+        """Serializes attempts of one request: a concurrent retry waits for the first attempt's transaction
+        and then finds its stored response (two-key advisory locks never meet the one-key ones)."""
+        await self.conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:op), hashtext(:rid))"), {"op": operation, "rid": request_id}
+        )
+
     async def stored_response(self, operation: str, request_id: str) -> bytes | None:
         row = await self._one(
             "SELECT response FROM parties.idempotency WHERE operation = :op AND request_id = :rid",
@@ -250,34 +257,47 @@ class PartiesRepository:
         if not rows:
             return
         try:
-            await self.conn.execute(
-                text(
-                    "INSERT INTO parties.item (item_id, party_id, section, key1, key2, is_unique, data, "
-                    "valid_from, valid_to, actor, source, reason) VALUES (:item_id, :party_id, :section, :key1, "
-                    ":key2, :is_unique, CAST(:data AS jsonb), :vf, :vt, :actor, :source, :reason)"
-                ),
-                [
-                    {
-                        "item_id": r.item_id,
-                        "party_id": r.party_id,
-                        "section": r.section,
-                        "key1": r.key1,
-                        "key2": r.key2,
-                        "is_unique": r.is_unique,
-                        "data": _json(r.data),
-                        "vf": r.valid_from,
-                        "vt": r.valid_to,
-                        "actor": who.actor,
-                        "source": who.source,
-                        "reason": who.reason,
-                    }
-                    for r in rows
-                ],
-            )
+            async with self.conn.begin_nested():
+                await self._insert_items(rows, who)
         except IntegrityError as exc:
-            if "item_unique_identifier" in str(exc.orig):
-                raise AlreadyExists("identifier already belongs to another party", field="identifier") from exc
-            raise
+            if "item_unique_identifier" not in str(exc.orig):
+                raise
+            # A concurrent transaction took the identifier after our check: name the party that holds it.
+            for r in rows:
+                holder = await self.identifier_holder(r.key1, r.key2) if r.is_unique else None
+                if r.section == "identifier" and holder is not None and holder != r.party_id:
+                    raise AlreadyExists(
+                        f"{r.key1} {r.key2} already belongs to party {holder}",
+                        field="identifier",
+                        existing_id=str(holder),
+                    ) from exc
+            raise AlreadyExists("identifier already belongs to another party", field="identifier") from exc
+
+    async def _insert_items(self, rows: list[ItemRow], who: Actor) -> None:
+        await self.conn.execute(
+            text(
+                "INSERT INTO parties.item (item_id, party_id, section, key1, key2, is_unique, data, "
+                "valid_from, valid_to, actor, source, reason) VALUES (:item_id, :party_id, :section, :key1, "
+                ":key2, :is_unique, CAST(:data AS jsonb), :vf, :vt, :actor, :source, :reason)"
+            ),
+            [
+                {
+                    "item_id": r.item_id,
+                    "party_id": r.party_id,
+                    "section": r.section,
+                    "key1": r.key1,
+                    "key2": r.key2,
+                    "is_unique": r.is_unique,
+                    "data": _json(r.data),
+                    "vf": r.valid_from,
+                    "vt": r.valid_to,
+                    "actor": who.actor,
+                    "source": who.source,
+                    "reason": who.reason,
+                }
+                for r in rows
+            ],
+        )
 
     async def supersede_items(self, row_ids: list[int]) -> None:
         if row_ids:

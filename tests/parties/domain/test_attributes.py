@@ -53,9 +53,7 @@ def test_name() -> None:
 
 
 def test_value_type() -> None:
-    assert (
-        fields(value_type="FLOAT")["value_type"] == "must be one of: TEXT, NUMBER, DECIMAL, DATE, BOOL, ENUM"
-    )
+    assert fields(value_type="FLOAT")["value_type"] == "must be one of: TEXT, NUMBER, DECIMAL, DATE, BOOL, ENUM"
 
 
 def test_max_length() -> None:
@@ -72,12 +70,8 @@ def test_pattern() -> None:
 
 def test_bounds() -> None:
     assert fields(value_type="NUMBER", min="1.5")["validation.min"] == "must be an integer"
-    assert (
-        fields(value_type="DECIMAL", max="1e3")["validation.max"] == "must be a decimal number such as 12.50"
-    )
-    assert (
-        fields(value_type="DECIMAL", max="NaN")["validation.max"] == "must be a decimal number such as 12.50"
-    )
+    assert fields(value_type="DECIMAL", max="1e3")["validation.max"] == "must be a decimal number such as 12.50"
+    assert fields(value_type="DECIMAL", max="NaN")["validation.max"] == "must be a decimal number such as 12.50"
     assert fields(value_type="DECIMAL", min="10", max="9.99")["validation.max"] == "must not be less than min"
     assert fields(value_type="DECIMAL", min="10.0", max="10") == {}
     assert fields(value_type="TEXT", min="1")["validation.min"] == "is only allowed for NUMBER and DECIMAL"
@@ -89,9 +83,7 @@ def test_allowed_values() -> None:
     assert fields(value_type="ENUM")[key] == "an ENUM needs at least one value"
     assert fields(value_type="ENUM", allowed_values=("a", "a"))[key] == "values must be distinct"
     assert fields(value_type="ENUM", allowed_values=("a", ""))[key] == "value 2: must not be empty"
-    assert (
-        fields(value_type="ENUM", allowed_values=("a", "x" * 101))[key] == "value 2: at most 100 characters"
-    )
+    assert fields(value_type="ENUM", allowed_values=("a", "x" * 101))[key] == "value 2: at most 100 characters"
     assert "surrounding" in fields(value_type="ENUM", allowed_values=(" a",))[key]
     assert fields(value_type="ENUM", allowed_values=tuple(map(str, range(201))))[key] == "at most 200 values"
     assert fields(value_type="ENUM", allowed_values=tuple(map(str, range(200)))) == {}

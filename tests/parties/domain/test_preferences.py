@@ -117,9 +117,7 @@ def test_language_valid(raw: str, expected: str) -> None:
     assert validate_language(expected) == expected
 
 
-@pytest.mark.parametrize(
-    "raw", ["", "r", "russian", "ru-RUS", "ru-", "рус", "ru RU", "en-US-x-private", "12"]
-)
+@pytest.mark.parametrize("raw", ["", "r", "russian", "ru-RUS", "ru-", "рус", "ru RU", "en-US-x-private", "12"])
 def test_language_rejected(raw: str) -> None:
     with pytest.raises(DomainValueError, match="language tag"):
         validate_language(raw)

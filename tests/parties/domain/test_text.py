@@ -39,6 +39,11 @@ def test_rejects_bidi_override() -> None:
         clean_text("abc\u202edcba", max_length=50)
 
 
+def test_rejects_byte_order_mark() -> None:
+    with pytest.raises(DomainValueError, match=r"byte order mark \(U\+FEFF\)"):
+        clean_text("\ufeffabc", max_length=50)
+
+
 def test_rejects_lone_surrogate() -> None:
     with pytest.raises(DomainValueError, match="invalid unicode"):
         clean_text("ab\udc80", max_length=50)

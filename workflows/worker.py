@@ -1,0 +1,90 @@
+"""The Temporal worker: one process polls the platform's task queue for every workflow and activity.
+
+Tracing: the client carries `TracingInterceptor`, which the worker inherits, so a service's span that
+starts a workflow is the parent of the workflow's and activities' spans, and the activities' gRPC client
+interceptors carry it on to the called service. Metrics: the SDK's own Prometheus endpoint (task
+latencies, schedule-to-start, failures) is served on `metrics_port` when it is set."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+
+from crm_runtime.settings import Settings
+from workflows.activities import PartiesActivities
+from workflows.erasure import PartyErasureWorkflow
+
+log = logging.getLogger("crm.worker")
+
+ALL_WORKFLOWS: Sequence[type] = (PartyErasureWorkflow,)
+#: How long running activities may take to finish after a stop request before they are cancelled.
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+METRICS_HOST = "127.0.0.1"
+
+
+def build_activities(settings: Settings) -> tuple[list[Any], list[PartiesActivities]]:
+    """The activity callables for a Worker, and the objects holding connections (to close on stop)."""
+    parties = PartiesActivities(settings)
+    return [parties.anonymize_party], [parties]
+
+
+def _runtime(settings: Settings) -> Runtime | None:
+    """A runtime exporting the SDK's metrics to Prometheus; None keeps the default (no endpoint).
+
+    A Runtime owns a thread pool and its metrics port, so a process creates at most one."""
+    if not settings.metrics_port:
+        return None
+    address = f"{METRICS_HOST}:{settings.metrics_port}"
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        interceptors=[TracingInterceptor()],
+        runtime=runtime,
+    )
+
+
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Runs until `stop` is set or, when no event is given, until SIGTERM/SIGINT; then drains."""
+    loop = asyncio.get_running_loop()
+    own_signals = stop is None
+    stop = stop or asyncio.Event()
+    if own_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    client = await connect(settings, _runtime(settings))
+    activities, holders = build_activities(settings)
+    try:
+        async with Worker(
+            client,
+            task_queue=settings.temporal_task_queue,
+            workflows=list(ALL_WORKFLOWS),
+            activities=activities,
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        ):
+            log.info(
+                "worker polling",
+                extra={"task_queue": settings.temporal_task_queue, "namespace": settings.temporal_namespace},
+            )
+            await stop.wait()
+            log.info("stopping worker: finishing running activities")
+    finally:
+        for holder in holders:
+            await holder.close()
+        if own_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(Exception):
+                    loop.remove_signal_handler(sig)
