@@ -220,7 +220,9 @@ async def test_create_group_with_members(parties):
     ]
     # A group cannot hold an official identifier, nor be a member of a group.
     await invalid(
-        parties.CreateParty(create_group_req(identifiers=[pb.Identifier(type=pb.IDENTIFIER_TYPE_INN, value=org_inn())])),
+        parties.CreateParty(
+            create_group_req(identifiers=[pb.Identifier(type=pb.IDENTIFIER_TYPE_INN, value=org_inn())])
+        ),
         "identifiers[0]",
     )
     await invalid(parties.CreateParty(create_group_req(members=[group.party_id])), "group.member_party_ids")
@@ -285,9 +287,7 @@ async def test_concurrent_retries_create_exactly_one_party(parties, db):
 
 async def test_concurrent_creates_with_same_inn_one_wins(parties, db):
     inn = person_inn()
-    reqs = [
-        create_person_req(identifiers=[pb.Identifier(type=pb.IDENTIFIER_TYPE_INN, value=inn)]) for _ in range(4)
-    ]
+    reqs = [create_person_req(identifiers=[pb.Identifier(type=pb.IDENTIFIER_TYPE_INN, value=inn)]) for _ in range(4)]
     results = await asyncio.gather(*(parties.CreateParty(r) for r in reqs), return_exceptions=True)
     winners = [r for r in results if not isinstance(r, BaseException)]
     losers = [r for r in results if isinstance(r, BaseException)]

@@ -46,8 +46,6 @@ async def get_party(parties: parties_pb2_grpc.PartiesServiceStub, party_id: str)
     return (await parties.GetParty(pb.GetPartyRequest(party_id=party_id))).party
 
 
-async def history(
-    parties: parties_pb2_grpc.PartiesServiceStub, party_id: str, field: str
-) -> list[pb.HistoryEntry]:
+async def history(parties: parties_pb2_grpc.PartiesServiceStub, party_id: str, field: str) -> list[pb.HistoryEntry]:
     resp = await parties.GetFieldHistory(pb.GetFieldHistoryRequest(party_id=party_id, field=field))
     return list(resp.entries)

@@ -50,7 +50,7 @@ class AssetsMixin(ItemsMixin):
         v = Violations()
         who, pid = self._common(req, v)
         fields = self._vehicle_fields(req.vehicle, v)
-        ownership = convert.enum_name(pb.OwnershipType, req.ownership_type, "OWNERSHIP_TYPE_") or "OWNER"
+        ownership = _ownership_type(req.ownership_type, v)
         valid_from = validation.day(req.valid_from, v, "valid_from", default=fields.get("purchase_date") or today())
         v.raise_if_any()
         assert valid_from is not None
@@ -80,7 +80,7 @@ class AssetsMixin(ItemsMixin):
         who = validation.context(req.context, v)
         vehicle_id = validation.party_id(req.vehicle_id, v, "vehicle_id")
         to_party = validation.party_id(req.to_party_id, v, "to_party_id")
-        ownership = convert.enum_name(pb.OwnershipType, req.ownership_type, "OWNERSHIP_TYPE_") or "OWNER"
+        ownership = _ownership_type(req.ownership_type, v)
         on = validation.day(req.transfer_date, v, "transfer_date", default=today()) or today()
         v.raise_if_any()
         assert vehicle_id is not None and to_party is not None
@@ -163,3 +163,11 @@ class AssetsMixin(ItemsMixin):
             vehicle=message,
             ownerships=[convert.ownership_pb(o, pb.Vehicle(vehicle_id=str(row[0]), vin=row[1])) for o in ownerships],
         )
+
+
+def _ownership_type(value: int, v: Violations) -> str:
+    """OWNER when unset; an unknown number is refused rather than read as OWNER."""
+    name = convert.enum_name(pb.OwnershipType, value, "OWNERSHIP_TYPE_")
+    if value and not name:
+        v.add("ownership_type", f"unknown value {value}")
+    return name or "OWNER"

@@ -91,6 +91,8 @@ class ErasureMixin(AssetsMixin):
         return pb.RequestErasureResponse(erasure_id=handle.id, scheduled_for=convert.ts_pb(scheduled))
 
     async def cancel_erasure(self, req: pb.CancelErasureRequest) -> pb.CancelErasureResponse:
+        from temporalio.service import RPCError, RPCStatusCode
+
         v = Violations()
         who = validation.context(req.context, v)
         pid = validation.party_id(req.party_id, v)
@@ -100,7 +102,21 @@ class ErasureMixin(AssetsMixin):
         if status["state"] != "waiting_grace_period":
             raise FailedPrecondition(f"no erasure is waiting for party {pid} (state: {status['state']})")
         client = await self._client()
-        await client.get_workflow_handle(erasure_id(pid)).signal("cancel", who.reason or "cancelled by request")
+        handle = client.get_workflow_handle(erasure_id(pid))
+        try:
+            await handle.signal("cancel", who.reason or "cancelled by request")
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:  # it finished between the status read and the signal
+                raise FailedPrecondition(f"no erasure is waiting for party {pid}") from exc
+            raise
+        # The workflow ignores a cancel that arrives after the grace period (the anonymization may be under
+        # way), so confirm instead of assuming: a query sent after a signal is answered only once the
+        # workflow has processed that signal.
+        after = await handle.query("status")
+        if after["state"] != "cancelled":
+            raise FailedPrecondition(
+                f"the grace period for party {pid} is over; its erasure can no longer be cancelled"
+            )
         return pb.CancelErasureResponse(state=pb.ERASURE_STATE_CANCELLED)
 
     async def get_erasure_status(self, req: pb.GetErasureStatusRequest) -> pb.GetErasureStatusResponse:

@@ -259,13 +259,25 @@ class PartiesMixin(AppBase):
                 if await self.replace_fact(repo, pid, field, value, valid_from, who)
             ]
             if changed:
-                current = await repo.facts_as_of(pid, today(), await repo.now())
-                display, key = validation.display_and_search(party.kind, current)
+                now = await repo.now()
+                current = await repo.facts_as_of(pid, today(), now)
                 if party.kind == "person":
-                    v2 = Violations()
-                    if not display:
-                        v2.add(f"{which}.name", "a person needs a last or first name")
-                    v2.raise_if_any()
+                    # The rule CreateParty applies: a last or first name (a patronymic alone is no name).
+                    for day in sorted({today(), valid_from}):
+                        facts = current if day == today() else await repo.facts_as_of(pid, day, now)
+                        if not any(
+                            facts.get(f"person.{p}.{n}")
+                            for p in ("name", "latin_name")
+                            for n in ("last_name", "first_name")
+                        ):
+                            raise InvalidArgument(
+                                [
+                                    validation_violation(
+                                        f"{which}.name", "a last or first name is required (in name or latin_name)"
+                                    )
+                                ]
+                            )
+                display, key = validation.display_and_search(party.kind, current)
                 bd = current.get("person.birth_date")
                 version = await repo.touch_party(
                     pid, display_name=display, search_key=key, birth_date=date.fromisoformat(bd) if bd else None

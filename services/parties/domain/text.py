@@ -31,6 +31,17 @@ def clean_text(value: str, *, max_length: int, allow_newlines: bool = False) -> 
     """
     if not isinstance(value, str):
         raise DomainValueError("must be text")
+    # Fast path, for bulk import: most fields arrive empty or already clean. isprintable() is false
+    # for every control, format (bidi, BOM) and surrogate character, so the result is the same.
+    if not value:
+        return value
+    if (
+        len(value) <= max_length
+        and value.isprintable()
+        and unicodedata.is_normalized("NFC", value)
+        and value == " ".join(value.split())
+    ):
+        return value
     if len(value) > _SLACK_FACTOR * max_length + _SLACK_CHARS:
         raise DomainValueError(f"at most {max_length} characters")
     if _SURROGATE.search(value):

@@ -422,7 +422,7 @@ class PartiesRepository:
                     {"c": code, "n": name, "a": applies_to},
                 )
         except IntegrityError as exc:
-            raise AlreadyExists(f"role type {code!r} already exists", field="role_type.code") from exc
+            raise AlreadyExists(f"role type {code!r} already exists", field="role_type.code", existing_id=code) from exc
 
     _REL_TYPE_COLS = "code, name, inverse_name, is_symmetric, from_kinds, to_kinds, from_roles, to_roles, system"
 
@@ -445,7 +445,9 @@ class PartiesRepository:
                 )
         except IntegrityError as exc:
             raise AlreadyExists(
-                f"relationship type {values['code']!r} already exists", field="relationship_type.code"
+                f"relationship type {values['code']!r} already exists",
+                field="relationship_type.code",
+                existing_id=values["code"],
             ) from exc
 
     _ATTR_COLS = "code, name, value_type, applies_to, validation, status, created_at, retired_at"
@@ -472,7 +474,9 @@ class PartiesRepository:
                     **values,
                 )
         except IntegrityError as exc:
-            raise AlreadyExists(f"attribute {values['code']!r} already exists", field="definition.code") from exc
+            raise AlreadyExists(
+                f"attribute {values['code']!r} already exists", field="definition.code", existing_id=values["code"]
+            ) from exc
 
     async def retire_attribute_definition(self, code: str) -> Any:
         return await self._one(

@@ -1,0 +1,81 @@
+"""The API gateway for web and mobile clients: REST over the services' gRPC contracts.
+
+The app owns one gRPC channel per service, opened in the lifespan (or handed in by the caller, who
+then owns it) and instrumented so the trace of an HTTP request continues into the service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import grpc
+from fastapi import FastAPI
+from grpc_health.v1 import health_pb2_grpc
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
+from crm.parties.v1 import parties_pb2_grpc
+from crm_runtime.grpc_server import MAX_MESSAGE_BYTES
+from crm_runtime.settings import Settings
+from gateway import problems
+from gateway.auth import TokenVerifier
+from gateway.middleware import BodyLimitMiddleware, MetricsMiddleware
+from gateway.routes import api_routers, ops
+
+TITLE = "CRM platform API"
+VERSION = "v1"
+CHANNEL_CLOSE_GRACE_SECONDS = 5.0
+
+
+def open_channel(address: str) -> grpc.aio.Channel:
+    """A channel whose calls carry the W3C trace context (OpenTelemetry client interceptors)."""
+    return grpc.aio.insecure_channel(
+        address,
+        interceptors=aio_client_interceptors(),
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+
+
+def _attach(app: FastAPI, channel: grpc.aio.Channel) -> None:
+    app.state.parties = parties_pb2_grpc.PartiesServiceStub(channel)
+    app.state.parties_health = health_pb2_grpc.HealthStub(channel)
+
+
+def create_app(settings: Settings, parties_channel: grpc.aio.Channel | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if parties_channel is not None:
+            yield
+            return
+        channel = open_channel(settings.parties_address)
+        _attach(app, channel)
+        try:
+            yield
+        finally:
+            app.state.parties = app.state.parties_health = None
+            await channel.close(grace=CHANNEL_CLOSE_GRACE_SECONDS)
+
+    app = FastAPI(
+        title=TITLE,
+        version=VERSION,
+        description="REST API of the CRM platform for web and mobile clients. Errors are RFC 9457 "
+        "`application/problem+json` documents; authenticate with a bearer JWT (`crm token`).",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.token_verifier = TokenVerifier.from_settings(settings)
+    if parties_channel is not None:
+        _attach(app, parties_channel)
+    problems.install(app)
+    app.include_router(ops.router)
+    for router in api_routers():
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(MetricsMiddleware)
+    FastAPIInstrumentor.instrument_app(app)
+    return app

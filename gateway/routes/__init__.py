@@ -1,0 +1,15 @@
+"""The gateway's REST resources under /api/v1, one router per module.
+
+Each router carries its full prefix itself (no nested include): the matched route then knows its
+whole template, which is what the HTTP metrics are labelled with."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.routes import catalogue, data, items, parties, relations
+
+
+def api_routers() -> list[APIRouter]:
+    # data first: its POST /parties/import must win over patterns with a {party_id}
+    return [data.router, parties.router, items.router, relations.router, catalogue.router]
