@@ -45,6 +45,9 @@ def _attach(app: FastAPI, channel: grpc.aio.Channel) -> None:
 
 
 def create_app(settings: Settings, parties_channel: grpc.aio.Channel | None = None) -> FastAPI:
+    """The gateway app. With parties_channel the caller owns the channel (the app neither opens nor
+    closes one); otherwise the lifespan opens it to settings.parties_address and closes it on shutdown."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if parties_channel is not None:

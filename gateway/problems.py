@@ -130,7 +130,8 @@ def from_rpc_error(error: grpc.aio.AioRpcError, fields: FieldMap | None = None, 
     message = error.details() or ""
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         violations = [(rest_field(f, fields, default), r) for f, r in field_violations(error)]
-        return validation_problem(violations, message)
+        # the summary is rebuilt so that it names the fields as the client knows them
+        return validation_problem(violations, "" if violations else message)
     if code == grpc.StatusCode.NOT_FOUND:
         return Problem(404, "not-found", "Not found", message)
     if code == grpc.StatusCode.ALREADY_EXISTS:
@@ -206,6 +207,11 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    content_type = request.headers.get("content-type", "")
+    body_refused = any(tuple(e.get("loc", ())) == ("body",) for e in exc.errors())
+    if body_refused and content_type and "json" not in content_type.lower():
+        detail = f"send the body as JSON (Content-Type: application/json), not {content_type}"
+        return problem_response(request, Problem(415, "unsupported-media-type", "Unsupported media type", detail))
     return problem_response(request, validation_problem(_validation_fields(exc)))
 
 

@@ -30,7 +30,7 @@ class AttributeDefinitionIn(Input):
     code: Str = Field(description='Stable machine name, e.g. "loyalty_tier".')
     name: Str
     value_type: AttributeValueType
-    applies_to: list[PartyKind] = Field(default_factory=list, description="Empty: every kind.")
+    applies_to: list[PartyKind] = Field(default_factory=list, description="The kinds that may hold it.")
     validation: AttributeValidation | None = None
 
 

@@ -7,11 +7,12 @@ fields they do not declare, so that the contract can grow without breaking the g
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Strict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict
 
 from crm.parties.v1 import parties_pb2 as pb
 from gateway.convert import api_enum
@@ -19,8 +20,20 @@ from gateway.convert import api_enum
 Str = Annotated[str, Strict()]
 Bool = Annotated[bool, Strict()]
 Int = Annotated[int, Strict()]
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: Any) -> Any:
+    """FastAPI validates parsed JSON in Python mode, where pydantic would also take timestamps."""
+    if isinstance(value, datetime) or not isinstance(value, str | date):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
 #: A calendar date, "YYYY-MM-DD".
-Day = Annotated[date, Strict()]
+Day = Annotated[date, BeforeValidator(_iso_day)]
 
 
 class Input(BaseModel):

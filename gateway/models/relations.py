@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, Strict
 
 from gateway.models.assets import VehicleOwnership
 from gateway.models.common import Day, ErasureState, Input, Output, RecordInfo, Str, Validity
@@ -53,7 +54,7 @@ class PartyCard(Output):
 
 
 class ErasureRequestIn(Input):
-    grace_period_days: float | None = Field(
+    grace_period_days: Annotated[float, Strict()] | None = Field(
         None, ge=0, le=365, description="Days to wait before anonymizing; defaults to the configured period."
     )
 

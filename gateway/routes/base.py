@@ -14,7 +14,7 @@ API_PREFIX = "/api/v1"
 #: Documented on every API route (plus each route's own 404/409...).
 COMMON_PROBLEMS = documented(401, 403, 413, 422, 503)
 PartyId = Annotated[str, Path(description="The party's id (a UUID).")]
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+_ETAG = re.compile(r'^\s*(?:W/)?(?:"(\d{1,18})"|(\d{1,18}))\s*$')
 
 
 def expected_version(
@@ -27,9 +27,10 @@ def expected_version(
     if if_match is None or if_match.strip() == "*":
         return 0
     match = _ETAG.match(if_match)
-    if not match or int(match.group(1)) < 1:
+    version = int(match.group(1) or match.group(2)) if match else 0
+    if version < 1:
         raise validation_problem([("header.if-match", 'must be a party version such as "7" (the ETag you read)')])
-    return int(match.group(1))
+    return version
 
 
 ExpectedVersion = Annotated[int, Depends(expected_version)]

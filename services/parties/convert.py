@@ -15,6 +15,8 @@ from services.parties.store.rows import FactRow, ItemRow, PartyRow, PartyState, 
 
 KIND_TO_STR = {pb.PARTY_KIND_PERSON: "person", pb.PARTY_KIND_ORGANIZATION: "organization", pb.PARTY_KIND_GROUP: "group"}
 STR_TO_KIND = {v: k for k, v in KIND_TO_STR.items()}
+#: What anonymized personal values read as.
+ERASED = "[erased]"
 
 
 def enum_name(enum: Any, value: int, prefix: str) -> str:
@@ -88,7 +90,7 @@ def identifier_pb(item: ItemRow) -> pb.Identifier:
     msg = pb.Identifier(
         identifier_id=str(item.item_id),
         type=enum_value(pb.IdentifierType, d.get("type", ""), "IDENTIFIER_TYPE_"),
-        value=d.get("value", "[erased]" if d.get("erased") else ""),
+        value=d.get("value", ERASED if d.get("erased") else ""),
         other_type=d.get("other_type", ""),
         issuer=d.get("issuer", ""),
         validity=validity_pb(item.valid_from, item.valid_to),
@@ -121,6 +123,16 @@ def contact_point_pb(item: ItemRow) -> pb.ContactPoint:
         msg.messenger.CopyFrom(
             pb.MessengerHandle(messenger=enum_value(pb.Messenger, m["messenger"], "MESSENGER_"), handle=m["handle"])
         )
+    elif d.get("erased"):
+        # Anonymized: the value is gone; show the placeholder where the value of this type goes, as for identifiers.
+        if item.key1 == "PHONE":
+            msg.phone = ERASED
+        elif item.key1 == "EMAIL":
+            msg.email = ERASED
+        elif item.key1 == "POSTAL_ADDRESS":
+            msg.address.CopyFrom(pb.PostalAddress(full_text=ERASED))
+        elif item.key1 == "MESSENGER":
+            msg.messenger.CopyFrom(pb.MessengerHandle(handle=ERASED))
     return msg
 
 

@@ -165,3 +165,16 @@ async def test_retire_attribute_keeps_history(parties, db):
     assert db.counts() == before
     # The code stays taken.
     await already_exists(parties.DefineAttribute(definition("old_segment", pb.ATTRIBUTE_VALUE_TYPE_TEXT)))
+
+
+async def test_value_set_again_after_clearing(parties):
+    await parties.DefineAttribute(definition("again_score", pb.ATTRIBUTE_VALUE_TYPE_NUMBER))
+    p = await new_person(parties)
+    await set_values(parties, p.party_id, value("again_score", number_value=10), valid_from=d(days_ago(30)))
+    await set_values(parties, p.party_id, value("again_score"), valid_from=d(days_ago(5)))
+    assert not (await parties.GetParty(pb.GetPartyRequest(party_id=p.party_id))).party.attributes
+    # The same value again from a date inside its old period: it holds from then on, the clearing is undone.
+    resp = await set_values(parties, p.party_id, value("again_score", number_value=10), valid_from=d(days_ago(10)))
+    assert resp.values[0].number_value == 10
+    got = (await parties.GetParty(pb.GetPartyRequest(party_id=p.party_id))).party
+    assert [(a.code, a.number_value) for a in got.attributes] == [("again_score", 10)]

@@ -345,6 +345,12 @@ CASES: list[tuple[str, str, Build, tuple[str, ...]]] = [
     ("get-no-id", "GetParty", lambda w: pb.GetPartyRequest(), ("party_id",)),
     ("get-not-uuid", "GetParty", lambda w: pb.GetPartyRequest(party_id=NOT_UUID), ("party_id",)),
     ("get-sql-id", "GetParty", lambda w: pb.GetPartyRequest(party_id=SQL), ("party_id",)),
+    (
+        "get-bad-known-at",
+        "GetParty",
+        lambda w: pb.GetPartyRequest(party_id=w.person.party_id, known_at={"seconds": 10**15}),
+        ("known_at",),
+    ),
     ("get-bad-as-of", "GetParty", lambda w: pb.GetPartyRequest(party_id=w.person.party_id, as_of=BAD_DATE), ("as_of",)),
     # -- UpdateParty --------------------------------------------------------------------------------
     (
@@ -391,6 +397,16 @@ CASES: list[tuple[str, str, Build, tuple[str, ...]]] = [
             update_mask={"paths": ["name.last_name", "name.first_name"]},
         ),
         ("person.name",),
+    ),
+    (
+        "update-clears-org-names",
+        "UpdateParty",
+        lambda w: pb.UpdatePartyRequest(
+            party_id=w.org.party_id,
+            organization=pb.Organization(),
+            update_mask={"paths": ["legal_name", "short_name"]},
+        ),
+        ("organization.legal_name",),
     ),
     (
         "update-future-birth",

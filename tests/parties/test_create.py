@@ -299,3 +299,24 @@ async def test_concurrent_creates_with_same_inn_one_wins(parties, db):
         assert isinstance(err, grpc.aio.AioRpcError) and err.code() == grpc.StatusCode.ALREADY_EXISTS, err
         assert existing_resource(err) == winner
     assert db.scalar(f"SELECT count(*) FROM parties.item WHERE key2 = '{inn}'") == 1
+
+
+async def test_group_membership_is_a_change_of_the_member(parties, db):
+    member = await new_person(parties)
+    group = (await parties.CreateParty(create_group_req("Клуб любителей", members=[member.party_id]))).party
+    got = (await parties.GetParty(pb.GetPartyRequest(party_id=member.party_id))).party
+    assert got.version == member.version + 1
+    changes = (await parties.ListChanges(pb.ListChangesRequest(party_ids=[member.party_id]))).changes
+    assert [c.change_type for c in changes] == ["party.created", "relationship.created"]
+    card = (await parties.GetPartyCard(pb.GetPartyCardRequest(party_id=group.party_id))).card
+    assert changes[-1].fields == [f"relationships/{card.relationships[0].relationship.relationship_id}"]
+    assert card.relationships[0].label == "has member"
+
+    erased = await new_person(parties)
+    await parties.AnonymizeParty(pb.AnonymizePartyRequest(party_id=erased.party_id, erasure_id="e-member"))
+    before = db.counts()
+    await rpc_error(
+        parties.CreateParty(create_group_req("Клуб призраков", members=[erased.party_id])),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    assert db.counts() == before

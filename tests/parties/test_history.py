@@ -3,11 +3,14 @@ with a past valid_from, full field history, optimistic concurrency, and that not
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import subprocess
 from datetime import timedelta
 
 import grpc
+import pytest
 from google.protobuf import field_mask_pb2
 
 from crm.parties.v1 import parties_pb2 as pb
@@ -194,3 +197,172 @@ async def test_erased_party_cannot_change(parties, db):
     ):
         await rpc_error(call, grpc.StatusCode.FAILED_PRECONDITION)
     assert db.counts() == before
+
+
+async def test_concurrent_updates_with_the_same_expected_version(parties, db):
+    p = await new_person(parties)
+    results = await asyncio.gather(
+        *(
+            parties.UpdateParty(name_update(p.party_id, name, days_ago(1), expected_version=1))
+            for name in ("Первый", "Второй", "Третий", "Четвёртый")
+        ),
+        return_exceptions=True,
+    )
+    ok = [r for r in results if not isinstance(r, BaseException)]
+    assert len(ok) == 1, results
+    for err in results:
+        if isinstance(err, BaseException):
+            assert isinstance(err, grpc.aio.AioRpcError) and err.code() == grpc.StatusCode.ABORTED, err
+    got = (await parties.GetParty(pb.GetPartyRequest(party_id=p.party_id))).party
+    assert got.version == 2
+    assert got.person.name.last_name == ok[0].party.person.name.last_name
+
+
+async def test_group_name_cannot_be_cleared(parties, db):
+    from tests.parties.support import create_group_req, invalid
+
+    g = (await parties.CreateParty(create_group_req("Клуб"))).party
+    before = db.counts()
+    await invalid(
+        parties.UpdateParty(
+            pb.UpdatePartyRequest(
+                party_id=g.party_id, group=pb.Group(), update_mask=field_mask_pb2.FieldMask(paths=["name"])
+            )
+        ),
+        "group.name",
+    )
+    assert db.counts() == before
+
+
+async def test_birth_date_correction_from_before_the_party_was_known(parties):
+    p = await new_person(parties)  # facts valid from 400 days ago
+    resp = await parties.UpdateParty(
+        pb.UpdatePartyRequest(
+            party_id=p.party_id,
+            person=pb.Person(birth_date=d("1985-04-21")),
+            valid_from=d(days_ago(1000)),
+        )
+    )
+    assert resp.party.person.birth_date == d("1985-04-21")
+    assert resp.party.person.name.last_name == p.person.name.last_name
+
+
+APPEND_ONLY = """
+CREATE FUNCTION parties.test_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'append-only: DELETE on %', TG_TABLE_NAME;
+    END IF;
+    IF OLD.superseded_at IS NOT NULL
+       OR (to_jsonb(NEW) - 'superseded_at') IS DISTINCT FROM (to_jsonb(OLD) - 'superseded_at') THEN
+        RAISE EXCEPTION 'append-only: % row % rewritten', TG_TABLE_NAME, OLD.row_id;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE FUNCTION parties.test_no_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'DELETE on %', TG_TABLE_NAME;
+END $$;
+"""
+VERSIONED = ("fact", "item", "relationship")
+KEPT = ("party", "vehicle", "mileage_reading", "change", "attribute_definition", "idempotency")
+
+
+@pytest.fixture
+def append_only(db):
+    """While a test runs, the database itself refuses to delete rows or to rewrite a recorded version
+    (only stamping superseded_at once is allowed): the service must add rows for every change."""
+    statements = [APPEND_ONLY]
+    statements += [
+        f"CREATE TRIGGER test_append_only BEFORE UPDATE OR DELETE ON parties.{t} "
+        "FOR EACH ROW EXECUTE FUNCTION parties.test_append_only();"
+        for t in VERSIONED
+    ]
+    statements += [
+        f"CREATE TRIGGER test_no_delete BEFORE DELETE ON parties.{t} "
+        "FOR EACH ROW EXECUTE FUNCTION parties.test_no_delete();"
+        for t in KEPT
+    ]
+    db.sql("".join(statements))
+    yield
+    db.sql(
+        "".join(f"DROP TRIGGER test_append_only ON parties.{t};" for t in VERSIONED)
+        + "".join(f"DROP TRIGGER test_no_delete ON parties.{t};" for t in KEPT)
+        + "DROP FUNCTION parties.test_append_only(); DROP FUNCTION parties.test_no_delete();"
+    )
+
+
+async def test_every_kind_of_change_only_adds_rows(parties, db, append_only):
+    from tests.parties.support import inn_id, org_inn, vin
+
+    snapshots = [db.counts()]
+    o = await new_org(parties, "Архив", identifiers=[inn_id(org_inn())])
+    p = await new_person(
+        parties,
+        contact_points=[pb.ContactPoint(email="a@example.com", primary=True)],
+        role_types=["customer"],
+        consents=[pb.Consent(channel=1, purpose=1, status=1)],
+    )
+    pid = p.party_id
+    steps = [
+        lambda: parties.UpdateParty(name_update(pid, "Архивов", days_ago(30))),
+        lambda: parties.UpdateParty(name_update(pid, "Архивов", days_ago(60))),
+        lambda: parties.AddContactPoint(
+            pb.AddContactPointRequest(
+                party_id=pid,
+                contact_point=pb.ContactPoint(email="b@example.com", primary=True),
+                valid_from=d(days_ago(9)),
+            )
+        ),
+        lambda: parties.UpdateContactPoint(
+            pb.UpdateContactPointRequest(
+                party_id=pid,
+                contact_point_id=p.contact_points[0].contact_point_id,
+                contact_point=pb.ContactPoint(email="c@example.com"),
+                valid_from=d(days_ago(5)),
+            )
+        ),
+        lambda: parties.EndContactPoint(
+            pb.EndContactPointRequest(party_id=pid, contact_point_id=p.contact_points[0].contact_point_id)
+        ),
+        lambda: parties.EndRole(pb.EndRoleRequest(party_id=pid, role_id=p.roles[0].role_id)),
+        lambda: parties.EndIdentifier(
+            pb.EndIdentifierRequest(party_id=o.party_id, identifier_id=o.identifiers[0].identifier_id)
+        ),
+        lambda: parties.SetConsent(
+            pb.SetConsentRequest(party_id=pid, consent=pb.Consent(channel=1, purpose=1, status=2))
+        ),
+        lambda: parties.SetContactPreferences(
+            pb.SetContactPreferencesRequest(party_id=pid, preferences=pb.ContactPreferences(time_zone="Asia/Tokyo"))
+        ),
+        lambda: parties.SetContactPreferences(
+            pb.SetContactPreferencesRequest(party_id=pid, preferences=pb.ContactPreferences(do_not_contact=True))
+        ),
+    ]
+    for step in steps:
+        await step()
+        snapshots.append(db.counts())
+    rel = await parties.CreateRelationship(
+        pb.CreateRelationshipRequest(
+            relationship_type="contact_person_of", from_party_id=pid, to_party_id=o.party_id, valid_from=d(days_ago(20))
+        )
+    )
+    await parties.EndRelationship(pb.EndRelationshipRequest(relationship_id=rel.relationship.relationship_id))
+    own = await parties.RegisterVehicle(
+        pb.RegisterVehicleRequest(party_id=pid, vehicle=pb.Vehicle(vin=vin()), valid_from=d(days_ago(100)))
+    )
+    await parties.RecordMileage(pb.RecordMileageRequest(vehicle_id=own.ownership.vehicle.vehicle_id, kilometres=100))
+    await parties.TransferVehicle(
+        pb.TransferVehicleRequest(vehicle_id=own.ownership.vehicle.vehicle_id, to_party_id=o.party_id)
+    )
+    await parties.ListChanges(pb.ListChangesRequest())
+    snapshots.append(db.counts())
+    for earlier, later in itertools.pairwise(snapshots):
+        assert all(later[t] >= earlier[t] for t in TABLES), (earlier, later)
+    # The guard itself works: rewriting a recorded version is refused by the database.
+    with pytest.raises(subprocess.CalledProcessError) as rewrite:
+        db.sql(f"UPDATE parties.fact SET reason = 'rewritten' WHERE party_id = '{pid}'")
+    assert "append-only" in rewrite.value.stderr
+    with pytest.raises(subprocess.CalledProcessError) as delete:
+        db.sql(f"DELETE FROM parties.change WHERE party_id = '{pid}'")
+    assert "DELETE on change" in delete.value.stderr

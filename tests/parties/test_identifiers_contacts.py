@@ -174,3 +174,51 @@ async def test_contact_point_lifecycle(parties, db):
     found = await parties.SearchParties(pb.SearchPartiesRequest(phone="+79161112244"))
     assert not found.hits
     assert db.scalar(f"SELECT count(*) FROM parties.item WHERE item_id = '{first.contact_point_id}'") >= 4
+
+
+async def test_new_primary_demotes_the_old_one_from_its_start_only(parties):
+    p = await new_person(parties, contact_points=[pb.ContactPoint(email="old@example.com", primary=True)])
+    await parties.AddContactPoint(
+        pb.AddContactPointRequest(
+            party_id=p.party_id,
+            contact_point=pb.ContactPoint(email="new@example.com", primary=True),
+            valid_from=d(days_ago(10)),
+        )
+    )
+
+    async def primaries(**kw) -> list[str]:
+        got = (await parties.GetParty(pb.GetPartyRequest(party_id=p.party_id, **kw))).party
+        return [c.email for c in got.contact_points if c.primary]
+
+    assert await primaries() == ["new@example.com"]
+    assert await primaries(as_of=d(days_ago(100))) == ["old@example.com"], "history before the change is kept"
+    assert await primaries(as_of=d(days_ago(10))) == ["new@example.com"]
+
+
+async def test_update_of_an_ended_contact_point_is_refused(parties, db):
+    p = await new_person(parties, contact_points=[pb.ContactPoint(phone="+7 916 222 33 44")])
+    cp_id = p.contact_points[0].contact_point_id
+    await parties.EndContactPoint(
+        pb.EndContactPointRequest(party_id=p.party_id, contact_point_id=cp_id, valid_to=d(days_ago(5)))
+    )
+    before = db.counts()
+    await rpc_error(
+        parties.UpdateContactPoint(
+            pb.UpdateContactPointRequest(
+                party_id=p.party_id, contact_point_id=cp_id, contact_point=pb.ContactPoint(phone="+79162223345")
+            )
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    assert db.counts() == before
+    # A correction inside its lifetime is fine and keeps the end date.
+    fixed = await parties.UpdateContactPoint(
+        pb.UpdateContactPointRequest(
+            party_id=p.party_id,
+            contact_point_id=cp_id,
+            contact_point=pb.ContactPoint(phone="+79162223345"),
+            valid_from=d(days_ago(20)),
+        )
+    )
+    assert fixed.contact_point.phone == "+79162223345"
+    assert fixed.contact_point.validity.valid_to == d(days_ago(5))

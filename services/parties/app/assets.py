@@ -59,17 +59,17 @@ class AssetsMixin(ItemsMixin):
             existing = await repo.vehicle_by_vin(fields["vin"])
             if existing is not None:
                 vehicle_id = existing[0]
-                await repo.vehicle(vehicle_id, lock=True)
-                owners = [o for o in await repo.current_ownerships(vehicle_id) if o.valid_to is None]
-                if any(o.data.get("ownership_type") == ownership for o in owners):
-                    holder = next(o.party_id for o in owners if o.data.get("ownership_type") == ownership)
-                    raise FailedPrecondition(
-                        f"vehicle {fields['vin']} already has a current {ownership.lower()} (party {holder}); "
-                        "use TransferVehicle"
-                    )
             else:
-                vehicle_id = uuid.uuid4()
-                await repo.insert_vehicle({"vehicle_id": vehicle_id, **fields})
+                # The id of the vehicle with this VIN, also when a concurrent call inserted it first.
+                vehicle_id = await repo.insert_vehicle({"vehicle_id": uuid.uuid4(), **fields})
+            await repo.vehicle(vehicle_id, lock=True)
+            owners = [o for o in await repo.current_ownerships(vehicle_id) if o.valid_to is None]
+            if any(o.data.get("ownership_type") == ownership for o in owners):
+                holder = next(o.party_id for o in owners if o.data.get("ownership_type") == ownership)
+                raise FailedPrecondition(
+                    f"vehicle {fields['vin']} already has a current {ownership.lower()} (party {holder}); "
+                    "use TransferVehicle"
+                )
             item = validation.NewItem("ownership", str(vehicle_id), fields["vin"], {"ownership_type": ownership})
             row, _version = await self._add_item(repo, pid, item, valid_from, who, "vehicle.registered")
             vehicle = await self._vehicle_message(repo, vehicle_id)

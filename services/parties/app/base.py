@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
+from itertools import pairwise
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -116,9 +117,17 @@ class AppBase:
         current = [
             Version(r.row_id, r.valid_from, r.valid_to, r.value) for r in await repo.current_facts(party_id, [field])
         ]
-        affected = [c for c in current if c.valid_to is None or c.valid_to > valid_from]
-        if affected and all(c.payload == value for c in affected) and any(c.valid_from <= valid_from for c in affected):
-            return False
+        affected = sorted(
+            (c for c in current if c.valid_to is None or c.valid_to > valid_from), key=lambda c: c.valid_from
+        )
+        if (
+            affected
+            and all(c.payload == value for c in affected)
+            and affected[0].valid_from <= valid_from
+            and affected[-1].valid_to is None
+            and all(a.valid_to == b.valid_from for a, b in pairwise(affected))
+        ):
+            return False  # the value already holds from valid_from on, without a gap
         if not affected and value is None:
             return False
         await repo.apply_fact_plan(party_id, field, plan_replace(current, valid_from, None, value), who)

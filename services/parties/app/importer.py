@@ -4,10 +4,11 @@ reasons while the good rows go in; a batch is one transaction, so a failure neve
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +22,8 @@ from services.parties.metrics import IMPORTED_ROWS, PARTY_CHANGES
 
 MAX_ROWS_PER_MESSAGE = 5000
 IMPORT_OPERATION = "ImportParties"
+#: Attempts at writing a batch that lost a race on a unique key (request id or identifier) to a concurrent writer.
+WRITE_ATTEMPTS = 5
 
 
 class ImportMixin(ErasureMixin):
@@ -50,6 +53,7 @@ class ImportMixin(ErasureMixin):
     async def _import_batch(self, batch: pb.ImportPartiesRequest, out: pb.ImportPartiesResponse) -> None:
         out.rows_received += len(batch.rows)
         candidates: list[tuple[pb.ImportRow, dict[str, Any], Any]] = []
+        candidate_refs: list[str] = []  # the row_ref each candidate's errors carry (same fallback throughout)
         refs_seen: set[str] = set()
         for index, row in enumerate(batch.rows):
             v = Violations()
@@ -70,9 +74,32 @@ class ImportMixin(ErasureMixin):
                 out.errors.append(_row_error(ref, v))
                 continue
             candidates.append((row, parts, who))
+            candidate_refs.append(ref)
         if not candidates:
             return
+        for attempt in range(WRITE_ATTEMPTS):
+            part = pb.ImportPartiesResponse()
+            try:
+                await self._write_batch(candidates, candidate_refs, part)
+            except Exception as exc:
+                # A concurrent import or create committed one of our request ids or identifiers while we wrote:
+                # the batch was rolled back; read the register again and retry, so those rows are reported.
+                if attempt < WRITE_ATTEMPTS - 1 and _is_unique_violation(exc):
+                    await asyncio.sleep(0.02 * (attempt + 1))
+                    continue
+                raise
+            break
+        out.rows_already_present += part.rows_already_present
+        out.parties_created += part.parties_created
+        out.errors.extend(part.errors)
 
+    async def _write_batch(
+        self,
+        candidates: list[tuple[pb.ImportRow, dict[str, Any], Any]],
+        candidate_refs: list[str],
+        out: pb.ImportPartiesResponse,
+    ) -> None:
+        """Checks the candidates against the register and writes the good ones, in one transaction."""
         async with self.tx() as repo:
             conn = repo.conn
             existing = await conn.execute(
@@ -101,14 +128,13 @@ class ImportMixin(ErasureMixin):
                 )
                 taken = {(r[0], r[1]): r[2] for r in rows}
 
-            now = datetime.now(UTC)
+            now = await repo.now()
             party_rows: list[tuple[Any, ...]] = []
             fact_rows: list[tuple[Any, ...]] = []
             item_rows: list[tuple[Any, ...]] = []
             change_rows: list[tuple[Any, ...]] = []
             idem_rows: list[tuple[Any, ...]] = []
-            for row, parts, who in candidates:
-                ref = row.row_ref or row.party.request_id
+            for (row, parts, who), ref in zip(candidates, candidate_refs, strict=True):
                 if row.party.request_id in present:
                     out.rows_already_present += 1
                     continue
@@ -260,3 +286,11 @@ def _row_error(ref: str, v: Violations) -> pb.ImportRowError:
     return pb.ImportRowError(
         row_ref=ref, violations=[pb.FieldViolation(field=x.field, description=x.description) for x in v.items]
     )
+
+
+def _is_unique_violation(exc: BaseException) -> bool:
+    """asyncpg's error from COPY, or SQLAlchemy's IntegrityError wrapping it."""
+    for candidate in (exc, getattr(exc, "orig", None), getattr(getattr(exc, "orig", None), "__cause__", None)):
+        if getattr(candidate, "sqlstate", None) == "23505":
+            return True
+    return False

@@ -110,9 +110,16 @@ class ItemsMixin(PartiesMixin):
     # -- contact points ---------------------------------------------------------------------------
 
     async def _check_primary(
-        self, repo: PartiesRepository, pid: UUID, item: validation.NewItem, skip: UUID | None
+        self,
+        repo: PartiesRepository,
+        pid: UUID,
+        item: validation.NewItem,
+        skip: UUID | None,
+        valid_from: date,
+        who: Actor,
     ) -> None:
-        """Making a contact point primary demotes the previous primary of its type (a new version)."""
+        """Making a contact point primary demotes the previous primary of its type from valid_from on (a new
+        version); before that date the previous one stays primary."""
         if not item.data.get("primary"):
             return
         for other in await repo.current_items(pid, "contact_point"):
@@ -123,8 +130,14 @@ class ItemsMixin(PartiesMixin):
                 and other.valid_to is None
             ):
                 await repo.supersede_items([other.row_id])
-                demoted = ItemRow(**{**other.__dict__, "data": {**other.data, "primary": False}})
-                await repo.insert_items([demoted], Actor(reason="another contact point became primary"))
+                rows = []
+                if other.valid_from < valid_from:
+                    rows.append(ItemRow(**{**other.__dict__, "valid_to": valid_from}))
+                start = max(other.valid_from, valid_from)
+                rows.append(
+                    ItemRow(**{**other.__dict__, "valid_from": start, "data": {**other.data, "primary": False}})
+                )
+                await repo.insert_items(rows, Actor(who.actor, who.source, "another contact point became primary"))
 
     async def add_contact_point(self, req: pb.AddContactPointRequest) -> pb.AddContactPointResponse:
         v = Violations()
@@ -142,7 +155,7 @@ class ItemsMixin(PartiesMixin):
                         field="contact_point",
                         existing_id=str(existing.item_id),
                     )
-            await self._check_primary(repo, pid, item, None)
+            await self._check_primary(repo, pid, item, None, valid_from, who)
             row, version = await self._add_item(repo, pid, item, valid_from, who, "contact_point.added")
         return pb.AddContactPointResponse(contact_point=convert.contact_point_pb(row), party_version=version)
 
@@ -167,7 +180,11 @@ class ItemsMixin(PartiesMixin):
             ]
             if valid_from < min(x.valid_from for x in versions):
                 raise InvalidArgument([validation_violation("valid_from", "is before the contact point existed")])
-            await self._check_primary(repo, pid, item, item_id)
+            if current.valid_to is not None and valid_from >= current.valid_to:
+                raise FailedPrecondition(
+                    f"contact point {item_id} ended on {current.valid_to}; add a new contact point instead"
+                )
+            await self._check_primary(repo, pid, item, item_id, valid_from, who)
             plan = plan_replace(versions, valid_from, current.valid_to, None)
             await repo.supersede_items(plan.supersede)
             rows = [

@@ -26,6 +26,21 @@ PROFILE_FIELDS = {
     "group": {"name", "description"},
 }
 
+#: Per kind: the profile facts of which one must be set, and the violation when none is.
+REQUIRED_NAME = {
+    "person": (
+        [f"person.{p}.{n}" for p in ("name", "latin_name") for n in ("last_name", "first_name")],
+        "person.name",
+        "a last or first name is required (in name or latin_name)",
+    ),
+    "organization": (
+        ["organization.legal_name", "organization.short_name"],
+        "organization.legal_name",
+        "a legal or short name is required",
+    ),
+    "group": (["group.name"], "group.name", "is required"),
+}
+
 
 def profile_of(message: Any, v: Violations, today_: date, partial: set[str] | None = None) -> validation.Profile | None:
     which = message.WhichOneof("profile")
@@ -156,6 +171,10 @@ class PartiesMixin(AppBase):
         member_ids = [
             validation.party_id(m, v, f"group.member_party_ids[{i}]") for i, m in enumerate(parts["group_members"])
         ]
+        validation.check_count(member_ids, v, "group.member_party_ids")
+        for i, m in enumerate(member_ids):
+            if m is not None and m in member_ids[:i]:
+                v.add(f"group.member_party_ids[{i}]", "is given twice")
         v.raise_if_any()
 
         async def work(repo: PartiesRepository) -> tuple[pb.CreatePartyResponse, UUID]:
@@ -207,11 +226,19 @@ class PartiesMixin(AppBase):
     async def add_member(
         self, repo: PartiesRepository, member: UUID, group_id: UUID, valid_from: date, who: Actor
     ) -> None:
-        party = await repo.get_party(member)
+        try:
+            party = await repo.get_party(member, lock=True)
+        except NotFound as exc:
+            raise NotFound(f"group.member_party_ids: party {member} not found") from exc
         if party.kind == "group":
             raise InvalidArgument([validation_violation("group.member_party_ids", "a group cannot be a member")])
+        if party.status == "erased":
+            raise FailedPrecondition(f"group.member_party_ids: party {member} has been erased")
         row = RelationshipRow(0, uuid.uuid4(), "member_of", member, group_id, valid_from, None, None)  # type: ignore[arg-type]
         await repo.insert_relationship(row, who)
+        # The member gained a relationship: a change of the member too, as with CreateRelationship.
+        version = await repo.touch_party(member)
+        await self.record(repo, member, "relationship.created", [f"relationships/{row.relationship_id}"], version, who)
 
     # -- read -------------------------------------------------------------------------------------
 
@@ -219,7 +246,12 @@ class PartiesMixin(AppBase):
         v = Violations()
         pid = validation.party_id(req.party_id, v)
         day = validation.day(req.as_of, v, "as_of", default=today())
-        known = convert.from_ts(req.known_at) if req.HasField("known_at") else None
+        known = None
+        if req.HasField("known_at"):
+            try:
+                known = convert.from_ts(req.known_at)
+            except (ValueError, OverflowError):
+                v.add("known_at", "is not a valid timestamp")
         v.raise_if_any()
         assert pid is not None
         async with self.tx() as repo:
@@ -261,22 +293,13 @@ class PartiesMixin(AppBase):
             if changed:
                 now = await repo.now()
                 current = await repo.facts_as_of(pid, today(), now)
-                if party.kind == "person":
-                    # The rule CreateParty applies: a last or first name (a patronymic alone is no name).
-                    for day in sorted({today(), valid_from}):
-                        facts = current if day == today() else await repo.facts_as_of(pid, day, now)
-                        if not any(
-                            facts.get(f"person.{p}.{n}")
-                            for p in ("name", "latin_name")
-                            for n in ("last_name", "first_name")
-                        ):
-                            raise InvalidArgument(
-                                [
-                                    validation_violation(
-                                        f"{which}.name", "a last or first name is required (in name or latin_name)"
-                                    )
-                                ]
-                            )
+                # The rule CreateParty applies: a change of the names leaves a name, today and from valid_from on.
+                fields, path, reason = REQUIRED_NAME[party.kind]
+                days = sorted({today(), valid_from}) if set(changed) & set(fields) else []
+                for day in days:
+                    facts = current if day == today() else await repo.facts_as_of(pid, day, now)
+                    if not any(facts.get(f) for f in fields):
+                        raise InvalidArgument([validation_violation(path, reason)])
                 display, key = validation.display_and_search(party.kind, current)
                 bd = current.get("person.birth_date")
                 version = await repo.touch_party(

@@ -505,14 +505,17 @@ class PartiesRepository:
         )
         return {r[0]: r for r in rows}
 
-    async def insert_vehicle(self, values: dict[str, Any]) -> None:
-        await self.conn.execute(
-            text(
-                "INSERT INTO parties.vehicle (vehicle_id, vin, make, model, model_year, purchase_date, warranty_end) "
-                "VALUES (:vehicle_id, :vin, :make, :model, :model_year, :purchase_date, :warranty_end)"
-            ),
-            values,
+    async def insert_vehicle(self, values: dict[str, Any]) -> UUID:
+        """Inserts the vehicle unless its VIN is known (a concurrent insert wins); returns the VIN's vehicle id."""
+        row = await self._one(
+            "INSERT INTO parties.vehicle (vehicle_id, vin, make, model, model_year, purchase_date, warranty_end) "
+            "VALUES (:vehicle_id, :vin, :make, :model, :model_year, :purchase_date, :warranty_end) "
+            "ON CONFLICT (vin) DO NOTHING RETURNING vehicle_id",
+            **values,
         )
+        if row is None:
+            row = await self._one("SELECT vehicle_id FROM parties.vehicle WHERE vin = :v", v=values["vin"])
+        return row[0]
 
     async def mileage(self, vehicle_ids: Iterable[UUID]) -> dict[UUID, list[Any]]:
         rows = await self._all(

@@ -1,0 +1,79 @@
+"""Operational surface: health, readiness against the live and a dead service, metrics labelled by
+route template, the OpenAPI document, and one trace across HTTP and gRPC."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from crm_runtime.settings import Settings
+from crm_runtime.telemetry import setup_tracing
+from crmctl.infra import free_port
+from gateway.app import create_app
+from tests.gateway.conftest import TokenFactory, person_body
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"parties": "SERVING"}}
+
+
+async def test_not_ready_when_the_service_is_down(gateway_settings: Settings) -> None:
+    settings = gateway_settings.model_copy(update={"parties_address": f"127.0.0.1:{free_port()}"})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+            assert (await http.get("/healthz")).status_code == 200
+            response = await http.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["checks"] == {"parties": "UNAVAILABLE"}
+
+
+async def test_metrics_use_route_templates(client: httpx.AsyncClient, auth: TokenFactory) -> None:
+    party_id = str(uuid.uuid4())
+    await client.get(f"/api/v1/parties/{party_id}", headers=auth())
+    await client.get(f"/no/such/{party_id}")
+    text = (await client.get("/metrics")).text
+    assert 'crm_http_requests_total{method="GET",route="/api/v1/parties/{party_id}",status="404"}' in text
+    assert 'crm_http_request_seconds_bucket{le="0.1",method="GET",route="/api/v1/parties/{party_id}"}' in text
+    assert 'route="<unmatched>"' in text
+    assert party_id not in text
+    assert 'crm_gateway_upstream_errors_total{code="NOT_FOUND",service="parties"}' in text
+
+
+async def test_openapi_document(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert spec["info"] == {
+        "title": "CRM platform API",
+        "version": "v1",
+        "description": spec["info"]["description"],
+    }
+    assert "/api/v1/parties/{party_id}/card" in spec["paths"]
+    conflict = spec["paths"]["/api/v1/parties/{party_id}"]["patch"]["responses"]["409"]
+    assert list(conflict["content"]) == ["application/problem+json"]
+    assert (await client.get("/docs")).status_code == 200
+
+
+async def test_one_trace_from_http_to_the_service(client: httpx.AsyncClient, auth: TokenFactory) -> None:
+    exporter = InMemorySpanExporter()
+    setup_tracing("gateway", extra_processor=SimpleSpanProcessor(exporter))
+    created = await client.post("/api/v1/parties", json=person_body("Трассов", "Тимур"), headers=auth())
+    assert created.status_code == 201
+    missing = await client.get(f"/api/v1/parties/{uuid.uuid4()}", headers=auth())
+
+    spans = exporter.get_finished_spans()
+    http_spans = [s for s in spans if s.attributes.get("http.route") == "/api/v1/parties" and s.parent is None]
+    rpc_server = [
+        s for s in spans if s.name == "/crm.parties.v1.PartiesService/CreateParty" and s.kind.name == "SERVER"
+    ]
+    assert http_spans and rpc_server
+    assert rpc_server[-1].context.trace_id == http_spans[-1].context.trace_id
+    trace_ids = {format(s.context.trace_id, "032x") for s in spans}
+    assert missing.json()["trace_id"] in trace_ids
