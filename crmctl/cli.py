@@ -33,7 +33,9 @@ def settings() -> Settings:
 
 @app.command()
 def up(
-    data_dir: Annotated[Path, typer.Option(help="Where the local stack keeps its data.")] = Path(".crm"),
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the local stack keeps its data (default CRM_STATE_DIR, .crm).")
+    ] = None,
     gateway_port: int = 8000,
     parties_port: int = 50051,
     temporal_port: int = 7233,
@@ -43,10 +45,11 @@ def up(
     """Run the whole platform locally in this terminal (Ctrl-C stops everything)."""
     from crmctl.stack import LocalStack, StackPorts
 
+    s = settings()
     stack = LocalStack(
-        data_dir.resolve(),
+        (data_dir or s.state_dir).resolve(),
         StackPorts(gateway=gateway_port, parties=parties_port, temporal=temporal_port, temporal_ui=ui_port),
-        settings(),
+        s,
     )
     sys.exit(stack.run(load_demo=demo))
 

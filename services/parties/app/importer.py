@@ -102,11 +102,6 @@ class ImportMixin(ErasureMixin):
         """Checks the candidates against the register and writes the good ones, in one transaction."""
         async with self.tx() as repo:
             conn = repo.conn
-            existing = await conn.execute(
-                text("SELECT request_id FROM parties.idempotency WHERE operation = :op AND request_id = ANY(:ids)"),
-                {"op": IMPORT_OPERATION, "ids": [c[0].party.request_id for c in candidates]},
-            )
-            present = {r[0] for r in existing}
             roles = {r[0]: r for r in await repo.role_types()}
             codes = {a.code for _, parts, _ in candidates for a in parts["attributes"]}
             attrs = await repo.attribute_definitions_by_code(codes) if codes else {}
@@ -127,6 +122,13 @@ class ImportMixin(ErasureMixin):
                     {"k1": [p[0] for p in pairs], "k2": [p[1] for p in pairs]},
                 )
                 taken = {(r[0], r[1]): r[2] for r in rows}
+            # Read after the identifiers: an import committing in between then shows up here as well (its request
+            # ids and identifiers commit together), rather than as identifiers taken by rows we think are new.
+            existing = await conn.execute(
+                text("SELECT request_id FROM parties.idempotency WHERE operation = :op AND request_id = ANY(:ids)"),
+                {"op": IMPORT_OPERATION, "ids": [c[0].party.request_id for c in candidates]},
+            )
+            present = {r[0] for r in existing}
 
             now = await repo.now()
             party_rows: list[tuple[Any, ...]] = []
