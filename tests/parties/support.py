@@ -7,7 +7,7 @@ import random
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -44,8 +44,6 @@ def d(value: date | str) -> common_pb2.Date:
 
 
 def today() -> date:
-    from datetime import UTC, datetime
-
     return datetime.now(UTC).date()
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 import pytest
 import pytest_asyncio
 
@@ -32,6 +33,7 @@ from tests.parties.support import (
     person,
     person_inn,
     rid,
+    rpc_error,
     snils,
     today,
     vin,
@@ -1111,8 +1113,6 @@ async def test_bad_input_is_refused_and_writes_nothing(parties, db: Db, world: W
 
 
 def test_every_unary_rpc_has_a_bad_input_case():
-    from crm.parties.v1 import parties_pb2
-
     covered = {c[1] for c in CASES}
     skipped = {
         # No input to get wrong.
@@ -1126,7 +1126,7 @@ def test_every_unary_rpc_has_a_bad_input_case():
         # Client streaming: bad rows are reported per row (test_import.py).
         "ImportParties",
     }
-    methods = {m.name for m in parties_pb2.DESCRIPTOR.services_by_name["PartiesService"].methods}
+    methods = {m.name for m in pb.DESCRIPTOR.services_by_name["PartiesService"].methods}
     assert methods - skipped - covered == set()
 
 
@@ -1152,10 +1152,6 @@ async def test_sql_text_is_stored_verbatim_where_text_is_allowed(parties, db: Db
 
 
 async def test_unknown_but_valid_ids_are_not_found(parties, db: Db, world: World):
-    import grpc
-
-    from tests.parties.support import rpc_error
-
     before = db.counts()
     for call in (
         parties.GetParty(pb.GetPartyRequest(party_id=UNKNOWN_ID)),

@@ -157,7 +157,8 @@ async def test_worker_exports_sdk_metrics(parties_db_url: str, temporal_server: 
             except OSError:
                 return ""
 
-        body = await eventually(scrape, lambda text: "temporal_" in text)
+        # The SDK publishes each metric once it first records it: wait for the slot gauge itself.
+        body = await eventually(scrape, lambda text: "temporal_worker_task_slots_available" in text)
         assert "temporal_worker_task_slots_available" in body
     finally:
         stop.set()
