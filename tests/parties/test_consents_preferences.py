@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 
+import grpc
 from google.protobuf import field_mask_pb2
 
 from crm.parties.v1 import parties_pb2 as pb
-from tests.parties.support import ctx, invalid, new_person
+from tests.parties.support import ctx, invalid, new_person, rpc_error
 
 
 def consent(status: int, evidence: str = "", channel=pb.CHANNEL_EMAIL, purpose=pb.CONSENT_PURPOSE_MARKETING):
@@ -52,10 +53,6 @@ async def test_consent_history(parties, db):
         (pb.CHANNEL_EMAIL, pb.CONSENT_STATUS_GRANTED),
     ]
     # A consent never given has no history.
-    import grpc
-
-    from tests.parties.support import rpc_error
-
     await rpc_error(
         parties.GetFieldHistory(pb.GetFieldHistoryRequest(party_id=p.party_id, field="consents/POST/SERVICE")),
         grpc.StatusCode.NOT_FOUND,

@@ -8,6 +8,7 @@ import asyncio
 import grpc
 
 from crm.parties.v1 import parties_pb2 as pb
+from crm_runtime.grpc_errors import existing_resource
 from tests.parties.support import (
     create_group_req,
     create_org_req,
@@ -293,8 +294,6 @@ async def test_concurrent_creates_with_same_inn_one_wins(parties, db):
     losers = [r for r in results if isinstance(r, BaseException)]
     assert len(winners) == 1, results
     winner = winners[0].party.party_id
-    from crm_runtime.grpc_errors import existing_resource
-
     for err in losers:
         assert isinstance(err, grpc.aio.AioRpcError) and err.code() == grpc.StatusCode.ALREADY_EXISTS, err
         assert existing_resource(err) == winner

@@ -14,7 +14,21 @@ import pytest
 from google.protobuf import field_mask_pb2
 
 from crm.parties.v1 import parties_pb2 as pb
-from tests.parties.support import TABLES, d, days_ago, new_org, new_person, person, rpc_error, today
+from tests.parties.support import (
+    TABLES,
+    create_group_req,
+    d,
+    days_ago,
+    inn_id,
+    invalid,
+    new_org,
+    new_person,
+    org_inn,
+    person,
+    rpc_error,
+    today,
+    vin,
+)
 
 
 def name_update(party_id: str, last: str, valid_from, **kw) -> pb.UpdatePartyRequest:
@@ -219,8 +233,6 @@ async def test_concurrent_updates_with_the_same_expected_version(parties, db):
 
 
 async def test_group_name_cannot_be_cleared(parties, db):
-    from tests.parties.support import create_group_req, invalid
-
     g = (await parties.CreateParty(create_group_req("Клуб"))).party
     before = db.counts()
     await invalid(
@@ -293,8 +305,6 @@ def append_only(db):
 
 
 async def test_every_kind_of_change_only_adds_rows(parties, db, append_only):
-    from tests.parties.support import inn_id, org_inn, vin
-
     snapshots = [db.counts()]
     o = await new_org(parties, "Архив", identifiers=[inn_id(org_inn())])
     p = await new_person(

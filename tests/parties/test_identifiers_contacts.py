@@ -3,11 +3,13 @@ new version, primary demotion, end)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import grpc
 
 from crm.parties.v1 import parties_pb2 as pb
+from crm_runtime.grpc_errors import existing_resource
 from tests.parties.support import (
     already_exists,
     create_org_req,
@@ -222,3 +224,19 @@ async def test_update_of_an_ended_contact_point_is_refused(parties, db):
     )
     assert fixed.contact_point.phone == "+79162223345"
     assert fixed.contact_point.validity.valid_to == d(days_ago(5))
+
+
+async def test_concurrent_add_identifier_one_wins(parties, db):
+    inn = org_inn()
+    orgs = [await new_org(parties, f"Гонщик {i}") for i in range(4)]
+    results = await asyncio.gather(
+        *(parties.AddIdentifier(pb.AddIdentifierRequest(party_id=o.party_id, identifier=inn_id(inn))) for o in orgs),
+        return_exceptions=True,
+    )
+    won = [o.party_id for o, r in zip(orgs, results, strict=True) if not isinstance(r, BaseException)]
+    assert len(won) == 1, results
+    for r in results:
+        if isinstance(r, BaseException):
+            assert isinstance(r, grpc.aio.AioRpcError) and r.code() == grpc.StatusCode.ALREADY_EXISTS, r
+            assert existing_resource(r) == won[0]
+    assert db.scalar(f"SELECT count(*) FROM parties.item WHERE key2 = '{inn}'") == 1

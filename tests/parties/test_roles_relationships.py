@@ -3,6 +3,7 @@ stored once, overlap, ending, the card's labels from both sides) and their run-t
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -108,6 +109,7 @@ async def test_relationship_kind_rules(parties, db):
         "from_party_id",
         "to_party_id",
     )
+    assert db.counts() == before
     other_person = await new_person(parties)
     before = db.counts()
     await invalid(
@@ -310,3 +312,25 @@ async def test_define_relationship_type(parties):
     assert [(r.label, r.relationship.relationship_id) for r in card.relationships] == [
         ("mentored by", rel.relationship.relationship_id)
     ]
+
+
+async def test_concurrent_symmetric_relationships_are_stored_once(parties, db):
+    a = await new_person(parties)
+    b = await new_person(parties)
+    reqs = [
+        pb.CreateRelationshipRequest(relationship_type="relative_of", from_party_id=x, to_party_id=y)
+        for x, y in ((a.party_id, b.party_id), (b.party_id, a.party_id)) * 2
+    ]
+    results = await asyncio.gather(*(parties.CreateRelationship(r) for r in reqs), return_exceptions=True)
+    ok = [r for r in results if not isinstance(r, BaseException)]
+    assert len(ok) == 1, results
+    for r in results:
+        if isinstance(r, BaseException):
+            assert isinstance(r, grpc.aio.AioRpcError) and r.code() == grpc.StatusCode.ALREADY_EXISTS, r
+    assert (
+        db.scalar(
+            "SELECT count(*) FROM parties.relationship WHERE rel_type = 'relative_of' "
+            f"AND '{a.party_id}' IN (from_party, to_party)"
+        )
+        == 1
+    )

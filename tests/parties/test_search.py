@@ -3,6 +3,8 @@ lookups in any notation, kind and role filters, ordering and paging."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest_asyncio
 
 from crm.common.v1 import common_pb2
@@ -141,8 +143,6 @@ async def test_paging_without_duplicates(parties, people):
 
 
 async def test_bad_page_tokens(parties, people):
-    import base64
-
     for token in ("garbage", base64.urlsafe_b64encode(b"o:-5").decode(), base64.urlsafe_b64encode(b"x:5").decode()):
         await invalid(
             search(parties, query="Щербаков", page=common_pb2.PageRequest(page_token=token)), "page.page_token"

@@ -182,7 +182,7 @@ class PartiesMixin(AppBase):
             v.raise_if_any()
             party_id = uuid.uuid4()
             await self.insert_new_party(repo, party_id, parts, attr_facts, who)
-            for member in member_ids:
+            for member in sorted(member_ids, key=str):  # the lock order CreateRelationship uses
                 assert member is not None
                 await self.add_member(repo, member, party_id, parts["valid_from"], who)
             await self.record(repo, party_id, "party.created", ["*"], 1, who)
