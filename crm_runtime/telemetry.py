@@ -29,7 +29,15 @@ def setup_tracing(service: str, extra_processor: SpanProcessor | None = None) ->
 
 
 def instrument_engine(engine: object) -> None:
-    """Traces every SQL statement of an async SQLAlchemy engine as a child of the current span."""
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    """Traces every SQL statement of an async SQLAlchemy engine as a child of the current span.
 
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, tracer_provider=_provider)  # type: ignore[attr-defined]
+    The instrumentor's public entry point works once per process; a process (or a test session) may
+    own several engines, so each engine gets its own EngineTracer instead."""
+    from opentelemetry import metrics
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+    tracer = trace.get_tracer("opentelemetry.instrumentation.sqlalchemy")
+    usage = metrics.get_meter("opentelemetry.instrumentation.sqlalchemy").create_up_down_counter(
+        name="db.client.connections.usage", unit="connections", description="Connections in use, by state."
+    )
+    EngineTracer(tracer, engine.sync_engine, usage)  # type: ignore[attr-defined]

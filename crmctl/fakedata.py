@@ -453,9 +453,7 @@ class FakeParties:
         """A mobile number in E.164; unique per key because its 7 subscriber digits are."""
         return f"+7{_MOBILE_CODES[int(r() * len(_MOBILE_CODES))]}{self._p_mobile(key):07d}"
 
-    def _add_address(
-        self, r: _Rnd, req: pb.CreatePartyRequest, city: _City, purpose: int, office: bool
-    ) -> None:
+    def _add_address(self, r: _Rnd, req: pb.CreatePartyRequest, city: _City, purpose: int, office: bool) -> None:
         """Adds a postal address in the city: real postal-code prefix, a common street, house, flat/office."""
         prefixes = city[4]
         postal = f"{prefixes[int(r() * len(prefixes))]}{int(r() * 150):03d}"
@@ -591,9 +589,7 @@ class FakeParties:
         req.role_types.append("customer" if r() < 0.85 else "prospect")
         return req
 
-    def _add_passport(
-        self, r: _Rnd, req: pb.CreatePartyRequest, birth: date, city: _City, index: int
-    ) -> None:
+    def _add_passport(self, r: _Rnd, req: pb.CreatePartyRequest, birth: date, city: _City, index: int) -> None:
         """Adds an internal passport consistent with the birth date: issued at 14, replaced at 20 and 45;
         this blank format exists since 1997, so older holders got theirs in the 1998-2004 exchange."""
         age_days = self._today_o - birth.toordinal()
@@ -676,9 +672,7 @@ class FakeParties:
             local = self._p_landline(index)
             # 3-digit area codes have 7-digit local numbers, 4-digit ones 6: the last 6 are unique.
             phone = f"+7{area}{2 + int(r() * 8)}{local:06d}" if len(area) == 3 else f"+7{area}{local:06d}"
-            add_cp(
-                type=pb.CONTACT_POINT_TYPE_PHONE, purpose=pb.CONTACT_PURPOSE_WORK, primary=True, phone=phone
-            )
+            add_cp(type=pb.CONTACT_POINT_TYPE_PHONE, purpose=pb.CONTACT_PURPOSE_WORK, primary=True, phone=phone)
             # Many companies share a name (there are thousands of ООО «Ромашка»), never a domain: most
             # domains carry a city tag, the region code or a number.
             domain = translit(name).lower().replace(" ", "-")

@@ -72,12 +72,7 @@ def snils_is_valid(value: str) -> bool:
 
 
 def ogrnip_is_valid(value: str) -> bool:
-    return (
-        len(value) == 15
-        and value.isdigit()
-        and value[0] == "3"
-        and int(value[:14]) % 13 % 10 == int(value[14])
-    )
+    return len(value) == 15 and value.isdigit() and value[0] == "3" and int(value[:14]) % 13 % 10 == int(value[14])
 
 
 # ISO 3779 transliteration: A-H = 1-8, J-N = 1-5, P = 7, R = 9, S-Z = 2-9 (I, O and Q are not used).
@@ -89,9 +84,7 @@ VIN_WEIGHTS = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2]
 def vin_is_valid(vin: str) -> bool:
     if len(vin) != 17 or set(vin) & set("IOQ") or not vin.isalnum() or vin != vin.upper():
         return False
-    total = sum(
-        (int(c) if c.isdigit() else VIN_TRANSLIT[c]) * w for c, w in zip(vin, VIN_WEIGHTS, strict=True)
-    )
+    total = sum((int(c) if c.isdigit() else VIN_TRANSLIT[c]) * w for c, w in zip(vin, VIN_WEIGHTS, strict=True))
     rest = total % 11
     return vin[8] == ("X" if rest == 10 else str(rest))
 
@@ -192,9 +185,7 @@ def test_organization_identifiers_are_valid(orgs: list[pb.CreatePartyRequest]) -
             assert len(kpp) == 9 and kpp.isdigit() and kpp[:4] == inn[:4] and kpp[4:6] == "01", kpp
             assert req.organization.legal_form in {"ООО", "АО", "ПАО"}
             form = req.organization.legal_form
-            assert (
-                req.organization.short_name.startswith(f"{form} «") and req.organization.short_name[-1] == "»"
-            )
+            assert req.organization.short_name.startswith(f"{form} «") and req.organization.short_name[-1] == "»"
     assert 0.10 < sole / len(orgs) < 0.20
 
 
@@ -202,10 +193,7 @@ def test_unique_identifiers_do_not_repeat(
     persons: list[pb.CreatePartyRequest], orgs: list[pb.CreatePartyRequest], vehicles: list[pb.Vehicle]
 ) -> None:
     seen = Counter(
-        (i.type, i.value)
-        for req in persons + orgs
-        for i in req.identifiers
-        if i.type != pb.IDENTIFIER_TYPE_KPP
+        (i.type, i.value) for req in persons + orgs for i in req.identifiers if i.type != pb.IDENTIFIER_TYPE_KPP
     )
     assert [k for k, n in seen.items() if n > 1] == []
     phones = Counter(c.phone for req in persons + orgs for c in contacts_of(req, "phone"))
@@ -228,9 +216,7 @@ def test_unique_values_hold_across_a_large_index_range() -> None:
 # -- contacts -------------------------------------------------------------------------------------
 
 
-def test_phones_are_valid_e164(
-    persons: list[pb.CreatePartyRequest], orgs: list[pb.CreatePartyRequest]
-) -> None:
+def test_phones_are_valid_e164(persons: list[pb.CreatePartyRequest], orgs: list[pb.CreatePartyRequest]) -> None:
     for req in persons + orgs:
         (phone,) = contacts_of(req, "phone")
         number = phonenumbers.parse(phone.phone, None)
@@ -241,9 +227,7 @@ def test_phones_are_valid_e164(
     for req in persons:
         (phone,) = contacts_of(req, "phone")
         assert re.fullmatch(r"\+79\d{9}", phone.phone)
-        assert (
-            phonenumbers.number_type(phonenumbers.parse(phone.phone)) == phonenumbers.PhoneNumberType.MOBILE
-        )
+        assert phonenumbers.number_type(phonenumbers.parse(phone.phone)) == phonenumbers.PhoneNumberType.MOBILE
     landlines = [contacts_of(r, "phone")[0].phone for r in orgs if r.organization.legal_form != "ИП"]
     assert all(not p.startswith("+79") for p in landlines)
     assert any(p.startswith(("+7495", "+7499")) for p in landlines)

@@ -182,6 +182,18 @@ def display_and_search(kind: str, facts: dict[str, Any]) -> tuple[str, str]:
     return display[:500], key[:2000]
 
 
+SOLE_PROPRIETOR_FORMS = frozenset({"ИП", "IP"})
+#: What a sole proprietor (ИП) registered as an organization may hold: the owner's taxpayer number and
+#: the OGRNIP are the business's identifiers; OGRN and KPP belong to legal entities only.
+SOLE_PROPRIETOR_IDS = frozenset({"INN", "OGRNIP", "OTHER"})
+
+
+def holder_kind(kind: str, legal_form: str | None) -> str:
+    """ "sole_proprietor" for an organization whose legal form is ИП, else the party's kind."""
+    form = (legal_form or "").strip().upper().replace(".", "")
+    return "sole_proprietor" if kind == "organization" and form in SOLE_PROPRIETOR_FORMS else kind
+
+
 def identifier(ident: pb.Identifier, v: Violations, path: str, kind: str) -> NewItem | None:
     id_type = enum_name(pb.IdentifierType, ident.type, "IDENTIFIER_TYPE_")
     if not id_type:
@@ -192,8 +204,15 @@ def identifier(ident: pb.Identifier, v: Violations, path: str, kind: str) -> New
     except DomainValueError as exc:
         v.add(f"{path}.value", f"{id_type}: {exc}")
         return None
-    if kind not in identifiers.identifier_kinds(id_type, value):
-        v.add(f"{path}.type", f"a {kind} cannot hold this {id_type} (of {len(value)} characters)")
+    allowed = identifiers.identifier_kinds(id_type, value)
+    sole = kind == "sole_proprietor"
+    fits = (id_type in SOLE_PROPRIETOR_IDS and "person" in allowed) if sole else kind in allowed
+    if not fits:
+        article = "an" if kind[0] in "aeiou" else "a"
+        v.add(
+            f"{path}.type",
+            f"{article} {kind.replace('_', ' ')} cannot hold this {id_type} (of {len(value)} characters)",
+        )
         return None
     other_type = ident.other_type.strip().upper() if id_type == "OTHER" else ""
     data: dict[str, Any] = {"type": id_type, "value": value}

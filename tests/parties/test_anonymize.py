@@ -47,7 +47,7 @@ async def test_anonymize_person(parties, db):
     inn, sn = person_inn(), snils()
     p = (
         await parties.CreateParty(
-            create_person_req(
+            original := create_person_req(
                 profile=person("Забытова", "Евгения", "Марковна", latin=("Zabytova", "Evgeniia"), birth="1977-07-07"),
                 identifiers=[inn_id(inn), pb.Identifier(type=pb.IDENTIFIER_TYPE_SNILS, value=sn)],
                 contact_points=[
@@ -151,6 +151,11 @@ async def test_anonymize_person(parties, db):
         "signed by",
     ):
         assert secret not in dump, secret
+    # A late retry of the original create is still answered, with the erased party, not a new person.
+    retried = (await parties.CreateParty(original)).party
+    assert retried.party_id == pid and retried.status == pb.PARTY_STATUS_ERASED
+    assert "Забытова" not in str(retried)
+
     counts_after = db.counts()
     for table in ("party", "fact", "item", "relationship", "change"):
         assert counts_after[table] >= counts_before[table], table

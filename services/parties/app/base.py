@@ -93,7 +93,8 @@ class AppBase:
             # A historical read names the party as it was named then.
             from services.parties.validation import display_and_search
 
-            state.party.display_name = display_and_search(party.kind, facts)[0] or party.display_name
+            # Before the party's names were valid, it had none (not today's).
+            state.party.display_name = display_and_search(party.kind, facts)[0]
         return state
 
     async def party_message(

@@ -179,6 +179,10 @@ class ErasureMixin(AssetsMixin):
             if party.kind != "person":
                 raise FailedPrecondition(f"only persons have personal data to erase; party {pid} is a {party.kind}")
             count = await repo.anonymize(pid, req.erasure_id, who, PERSONAL_FACTS)
+            erased = await self.party_message(repo, pid)
+            await repo.replace_stored_responses(
+                pid, "CreateParty", pb.CreatePartyResponse(party=erased).SerializeToString()
+            )
             party = await repo.get_party(pid)
             await self.record(repo, pid, "party.erased", ["*"], party.version, who)
         ERASURES.inc()

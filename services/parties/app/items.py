@@ -55,10 +55,16 @@ class ItemsMixin(PartiesMixin):
         current = await self._current_item(repo, party_id, section, item_id)
         if current.valid_to is not None and current.valid_to <= valid_to:
             raise FailedPrecondition(f"{section.replace('_', ' ')} {item_id} already ended on {current.valid_to}")
-        if valid_to <= current.valid_from:
+        if valid_to < current.valid_from:
             raise InvalidArgument(
-                [validation_violation("valid_to", f"must be after the item's valid_from ({current.valid_from})")]
+                [validation_violation("valid_to", f"cannot be before the item's valid_from ({current.valid_from})")]
             )
+        if valid_to == current.valid_from:
+            # Ending an item on the day it began retracts it: it never held. The record stays in history.
+            await repo.supersede_items([current.row_id])
+            version = await repo.touch_party(party_id)
+            await self.record(repo, party_id, f"{section}.retracted", [f"{section}s/{item_id}"], version, who)
+            return ItemRow(**{**current.__dict__, "valid_to": valid_to}), version
         plan = plan_end(Version(current.row_id, current.valid_from, current.valid_to, current), valid_to)
         await repo.supersede_items(plan.supersede)
         ended = ItemRow(**{**current.__dict__, "valid_to": valid_to})
@@ -81,7 +87,10 @@ class ItemsMixin(PartiesMixin):
         v.raise_if_any()
         async with self.tx() as repo:
             party = await self.lock_for_change(repo, pid, req.expected_version)
-            item = validation.identifier(req.identifier, v, "identifier", party.kind)
+            form = None
+            if party.kind == "organization":
+                form = (await repo.facts_as_of(pid, today(), await repo.now())).get("organization.legal_form")
+            item = validation.identifier(req.identifier, v, "identifier", validation.holder_kind(party.kind, form))
             v.raise_if_any()
             assert item is not None
             await self.check_identifiers_free(repo, [item], owner=None)
@@ -184,6 +193,17 @@ class ItemsMixin(PartiesMixin):
                 raise FailedPrecondition(
                     f"contact point {item_id} ended on {current.valid_to}; add a new contact point instead"
                 )
+            for other in await repo.current_items(pid, "contact_point"):
+                if (
+                    other.item_id != item_id
+                    and (other.key1, other.key2) == (item.key1, item.key2)
+                    and overlaps(other.valid_from, other.valid_to, valid_from, current.valid_to)
+                ):
+                    raise AlreadyExists(
+                        "the party already has this contact point",
+                        field="contact_point",
+                        existing_id=str(other.item_id),
+                    )
             await self._check_primary(repo, pid, item, item_id, valid_from, who)
             plan = plan_replace(versions, valid_from, current.valid_to, None)
             await repo.supersede_items(plan.supersede)
@@ -329,21 +349,24 @@ class ItemsMixin(PartiesMixin):
             current = await repo.current_relationship(rid, lock=True)
             if current.valid_to is not None and current.valid_to <= valid_to:
                 raise FailedPrecondition(f"relationship {rid} already ended on {current.valid_to}")
-            if valid_to <= current.valid_from:
+            if valid_to < current.valid_from:
                 raise InvalidArgument(
                     [
                         validation_violation(
-                            "valid_to", f"must be after the relationship's valid_from ({current.valid_from})"
+                            "valid_to", f"cannot be before the relationship's valid_from ({current.valid_from})"
                         )
                     ]
                 )
             await repo.supersede_relationship_rows([current.row_id])
             ended = RelationshipRow(**{**current.__dict__, "valid_to": valid_to})
-            await repo.insert_relationship(ended, who)
+            # Ending on the first day retracts the relationship: superseded, with no new version.
+            change = "relationship.retracted" if valid_to == current.valid_from else "relationship.ended"
+            if change == "relationship.ended":
+                await repo.insert_relationship(ended, who)
             for pid in (current.from_party, current.to_party):
                 version = await repo.touch_party(pid)
-                await self.record(repo, pid, "relationship.ended", [f"relationships/{rid}"], version, who)
-            stored = await repo.current_relationship(rid)
+                await self.record(repo, pid, change, [f"relationships/{rid}"], version, who)
+            stored = await repo.current_relationship(rid) if change == "relationship.ended" else ended
         return pb.EndRelationshipResponse(relationship=convert.relationship_pb(stored))
 
     # -- consents and preferences -----------------------------------------------------------------

@@ -69,7 +69,8 @@ class PartiesMixin(AppBase):
         items: list[validation.NewItem] = []
         seen_ids: set[tuple[str, str]] = set()
         for i, ident in enumerate(req.identifiers):
-            item = validation.identifier(ident, v, f"{prefix}identifiers[{i}]", kind) if kind else None
+            holder = validation.holder_kind(kind, profile.facts.get("organization.legal_form") if profile else None)
+            item = validation.identifier(ident, v, f"{prefix}identifiers[{i}]", holder) if kind else None
             if item:
                 if (item.key1, item.key2) in seen_ids:
                     v.add(f"{prefix}identifiers[{i}]", "is given twice")

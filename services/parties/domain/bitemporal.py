@@ -40,9 +40,7 @@ def overlaps(a_from: date, a_to: date | None, b_from: date, b_to: date | None) -
     return (b_to is None or a_from < b_to) and (a_to is None or b_from < a_to)
 
 
-def plan_replace(
-    current: list[Version[P]], valid_from: date, valid_to: date | None, new_payload: P | None
-) -> Plan[P]:
+def plan_replace(current: list[Version[P]], valid_from: date, valid_to: date | None, new_payload: P | None) -> Plan[P]:
     """The new payload holds over [valid_from, valid_to); None means "no value" over that range."""
     supersede: list[int] = []
     insert: list[Span[P]] = []

@@ -674,6 +674,14 @@ class PartiesRepository:
 
     # -- erasure ----------------------------------------------------------------------------------
 
+    async def replace_stored_responses(self, party_id: UUID, operation: str, response: bytes) -> None:
+        """Stored replies of earlier requests must not keep personal data after an erasure, yet a retry
+        must still find its request answered (and not create the person again)."""
+        await self.conn.execute(
+            text("UPDATE parties.idempotency SET response = :r WHERE party_id = :p AND operation = :op"),
+            {"r": response, "p": party_id, "op": operation},
+        )
+
     async def erasure_record(self, party_id: UUID) -> Any:
         return await self._one(
             "SELECT erasure_id, erased_at, records_anonymized FROM parties.erasure_audit WHERE party_id = :p",
@@ -713,7 +721,6 @@ class PartiesRepository:
             ),
             {"p": party_id},
         )
-        await self.conn.execute(text("DELETE FROM parties.idempotency WHERE party_id = :p"), {"p": party_id})
         await self.conn.execute(
             text(
                 "INSERT INTO parties.erasure_audit (party_id, erasure_id, records_anonymized, actor, reason) "
