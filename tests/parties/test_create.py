@@ -98,6 +98,7 @@ async def test_create_person_with_everything(parties, db):
     assert created.display_name == "Щербаков Юрий Петрович"
 
     got = (await parties.GetParty(pb.GetPartyRequest(party_id=created.party_id))).party
+    assert got == created, "the create reply is built in memory; it must equal a fresh read"
     assert got.person.name.last_name == "Щербаков"
     assert got.person.latin_name.last_name == "Shcherbakov"
     assert got.person.gender == pb.GENDER_MALE

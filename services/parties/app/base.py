@@ -35,6 +35,22 @@ class AppBase:
         self.engine = engine
         self.temporal = temporal
         self.settings = settings
+        # Role types are only ever added, never changed or removed, so a positive answer can be kept;
+        # an unknown code is always looked up again (another replica may just have defined it).
+        self._role_types: dict[str, Any] = {}
+
+    async def role_type(self, repo: PartiesRepository, code: str) -> Any:
+        row = self._role_types.get(code)
+        if row is None:
+            row = await repo.role_type(code)
+            if row is not None:
+                self._role_types[code] = row
+        return row
+
+    @staticmethod
+    async def attribute_types(repo: PartiesRepository, facts: dict[str, Any]) -> dict[str, Any]:
+        codes = [f.removeprefix("attributes.") for f in facts if f.startswith("attributes.")]
+        return await repo.attribute_definitions_by_code(codes) if codes else {}
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[PartiesRepository]:

@@ -100,14 +100,18 @@ class PartiesRepository:
 
     async def insert_party(
         self, party_id: UUID, kind: str, display_name: str, search_key: str, birth_date: date | None
-    ) -> None:
-        await self.conn.execute(
-            text(
-                "INSERT INTO parties.party (party_id, kind, display_name, search_key, birth_date) "
-                "VALUES (:id, :kind, :dn, :sk, :bd)"
-            ),
-            {"id": party_id, "kind": kind, "dn": display_name, "sk": search_key, "bd": birth_date},
+    ) -> datetime:
+        """Returns the creation time, which is also the transaction's time stamped on every row."""
+        row = await self._one(
+            "INSERT INTO parties.party (party_id, kind, display_name, search_key, birth_date) "
+            "VALUES (:id, :kind, :dn, :sk, :bd) RETURNING created_at",
+            id=party_id,
+            kind=kind,
+            dn=display_name,
+            sk=search_key,
+            bd=birth_date,
         )
+        return row[0]
 
     async def get_party(self, party_id: UUID, *, lock: bool = False) -> PartyRow:
         suffix = " FOR UPDATE" if lock else ""
@@ -304,6 +308,19 @@ class PartiesRepository:
             await self.conn.execute(
                 text("UPDATE parties.item SET superseded_at = now() WHERE row_id = ANY(:ids)"), {"ids": row_ids}
             )
+
+    async def identifier_holders(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], UUID]:
+        """Current holders of many unique identifiers in one round trip."""
+        if not pairs:
+            return {}
+        rows = await self._all(
+            "SELECT key1, key2, party_id FROM parties.item WHERE section = 'identifier' AND is_unique "
+            "AND superseded_at IS NULL AND valid_to IS NULL AND (key1, key2) IN "
+            "(SELECT * FROM unnest(CAST(:k1 AS text[]), CAST(:k2 AS text[])))",
+            k1=[p[0] for p in pairs],
+            k2=[p[1] for p in pairs],
+        )
+        return {(r[0], r[1]): r[2] for r in rows}
 
     async def identifier_holder(self, key1: str, key2: str) -> UUID | None:
         row = await self._one(

@@ -82,7 +82,8 @@ def upgrade() -> None:
         )
         """
     )
-    op.execute("CREATE INDEX item_current ON parties.item (party_id, section) WHERE superseded_at IS NULL")
+    # Not partial: reads "as known at" a past moment also need superseded versions.
+    op.execute("CREATE INDEX item_party ON parties.item (party_id, section)")
     op.execute("CREATE INDEX item_versions ON parties.item (item_id, recorded_at)")
     op.execute(
         "CREATE INDEX item_lookup ON parties.item (section, key1, key2) "
@@ -116,8 +117,8 @@ def upgrade() -> None:
         )
         """
     )
-    op.execute("CREATE INDEX relationship_from ON parties.relationship (from_party) WHERE superseded_at IS NULL")
-    op.execute("CREATE INDEX relationship_to ON parties.relationship (to_party) WHERE superseded_at IS NULL")
+    op.execute("CREATE INDEX relationship_from ON parties.relationship (from_party)")
+    op.execute("CREATE INDEX relationship_to ON parties.relationship (to_party)")
     op.execute("CREATE INDEX relationship_versions ON parties.relationship (relationship_id, recorded_at)")
 
     op.execute(
