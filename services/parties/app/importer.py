@@ -111,17 +111,7 @@ class ImportMixin(ErasureMixin):
                 for i in parts["items"]
                 if i.section == "identifier" and i.is_unique
             ]
-            taken: dict[tuple[str, str], UUID] = {}
-            if pairs:
-                rows = await conn.execute(
-                    text(
-                        "SELECT key1, key2, party_id FROM parties.item WHERE section = 'identifier' AND is_unique "
-                        "AND superseded_at IS NULL AND valid_to IS NULL AND (key1, key2) IN "
-                        "(SELECT * FROM unnest(CAST(:k1 AS text[]), CAST(:k2 AS text[])))"
-                    ),
-                    {"k1": [p[0] for p in pairs], "k2": [p[1] for p in pairs]},
-                )
-                taken = {(r[0], r[1]): r[2] for r in rows}
+            taken: dict[tuple[str, str], UUID] = await repo.identifier_holders(pairs)
             # Read after the identifiers: an import committing in between then shows up here as well (its request
             # ids and identifiers commit together), rather than as identifiers taken by rows we think are new.
             existing = await conn.execute(

@@ -6,6 +6,7 @@ types "Shcherbakov" from a passport scan, and the other way round.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from services.parties.domain.errors import DomainValueError
@@ -137,7 +138,16 @@ def search_key(*parts: str) -> str:
     names; letters of other scripts are kept as they are. The function is idempotent.
     """
     text = unicodedata.normalize("NFKC", " ".join(parts)).casefold().replace("ё", "е")
-    return _letters_only(_fold_latin_marks(transliterate(text)))
+    # On case-folded text, transliterate() is a plain character mapping; translate() does it in C.
+    text = text.translate(_LOWER_TRANSLIT)
+    if text.isascii():
+        # The common case (Russian and plain Latin names): no marks to fold, letters are a-z.
+        return _ASCII_NON_LETTERS.sub(" ", text).strip()
+    return _letters_only(_fold_latin_marks(text))
+
+
+_LOWER_TRANSLIT = str.maketrans(_TRANSLIT)
+_ASCII_NON_LETTERS = re.compile(r"[^a-z]+")
 
 
 def person_display_name(last: str, first: str, patronymic: str) -> str:

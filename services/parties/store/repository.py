@@ -310,13 +310,16 @@ class PartiesRepository:
             )
 
     async def identifier_holders(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], UUID]:
-        """Current holders of many unique identifiers in one round trip."""
+        """Current holders of many unique identifiers in one round trip. A LATERAL probe per pair always
+        uses the unique index: a plain join or IN (subquery) was planned, during bulk loads with stale
+        statistics, as a scan of the whole table per pair (seconds per batch)."""
         if not pairs:
             return {}
         rows = await self._all(
-            "SELECT key1, key2, party_id FROM parties.item WHERE section = 'identifier' AND is_unique "
-            "AND superseded_at IS NULL AND valid_to IS NULL AND (key1, key2) IN "
-            "(SELECT * FROM unnest(CAST(:k1 AS text[]), CAST(:k2 AS text[])))",
+            "SELECT q.k1, q.k2, h.party_id FROM unnest(CAST(:k1 AS text[]), CAST(:k2 AS text[])) AS q(k1, k2) "
+            "CROSS JOIN LATERAL (SELECT i.party_id FROM parties.item i WHERE i.key1 = q.k1 AND i.key2 = q.k2 "
+            "AND i.section = 'identifier' AND i.is_unique AND i.superseded_at IS NULL AND i.valid_to IS NULL "
+            "LIMIT 1) h",
             k1=[p[0] for p in pairs],
             k2=[p[1] for p in pairs],
         )
