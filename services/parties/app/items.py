@@ -73,6 +73,18 @@ class ItemsMixin(PartiesMixin):
         await self.record(repo, party_id, change_type, [f"{section}s/{item_id}"], version, who)
         return (await repo.current_items(party_id, section, item_id))[-1], version
 
+    async def _end_request(self, req: Any, section: str, id_field: str) -> tuple[ItemRow, int]:
+        """EndIdentifier, EndContactPoint and EndRole differ only in the section and the id's name."""
+        v = Violations()
+        who, pid = self._common(req, v)
+        item_id = validation.party_id(getattr(req, id_field), v, id_field)
+        valid_to = validation.day(req.valid_to, v, "valid_to", default=today()) or today()
+        v.raise_if_any()
+        assert item_id is not None
+        async with self.tx() as repo:
+            await self.lock_for_change(repo, pid, req.expected_version)
+            return await self._end_item(repo, pid, section, item_id, valid_to, who, f"{section}.ended")
+
     def _common(self, req: Any, v: Violations) -> tuple[Actor, UUID]:
         who = validation.context(req.context, v)
         pid = validation.party_id(req.party_id, v)
@@ -105,15 +117,7 @@ class ItemsMixin(PartiesMixin):
         return pb.AddIdentifierResponse(identifier=convert.identifier_pb(row), party_version=version)
 
     async def end_identifier(self, req: pb.EndIdentifierRequest) -> pb.EndIdentifierResponse:
-        v = Violations()
-        who, pid = self._common(req, v)
-        item_id = validation.party_id(req.identifier_id, v, "identifier_id")
-        valid_to = validation.day(req.valid_to, v, "valid_to", default=today()) or today()
-        v.raise_if_any()
-        assert item_id is not None
-        async with self.tx() as repo:
-            await self.lock_for_change(repo, pid, req.expected_version)
-            row, version = await self._end_item(repo, pid, "identifier", item_id, valid_to, who, "identifier.ended")
+        row, version = await self._end_request(req, "identifier", "identifier_id")
         return pb.EndIdentifierResponse(identifier=convert.identifier_pb(row), party_version=version)
 
     # -- contact points ---------------------------------------------------------------------------
@@ -224,17 +228,7 @@ class ItemsMixin(PartiesMixin):
         return pb.UpdateContactPointResponse(contact_point=convert.contact_point_pb(row), party_version=version)
 
     async def end_contact_point(self, req: pb.EndContactPointRequest) -> pb.EndContactPointResponse:
-        v = Violations()
-        who, pid = self._common(req, v)
-        item_id = validation.party_id(req.contact_point_id, v, "contact_point_id")
-        valid_to = validation.day(req.valid_to, v, "valid_to", default=today()) or today()
-        v.raise_if_any()
-        assert item_id is not None
-        async with self.tx() as repo:
-            await self.lock_for_change(repo, pid, req.expected_version)
-            row, version = await self._end_item(
-                repo, pid, "contact_point", item_id, valid_to, who, "contact_point.ended"
-            )
+        row, version = await self._end_request(req, "contact_point", "contact_point_id")
         return pb.EndContactPointResponse(contact_point=convert.contact_point_pb(row), party_version=version)
 
     # -- roles ------------------------------------------------------------------------------------
@@ -267,15 +261,7 @@ class ItemsMixin(PartiesMixin):
         return pb.AssignRoleResponse(role=convert.role_pb(row), party_version=version)
 
     async def end_role(self, req: pb.EndRoleRequest) -> pb.EndRoleResponse:
-        v = Violations()
-        who, pid = self._common(req, v)
-        item_id = validation.party_id(req.role_id, v, "role_id")
-        valid_to = validation.day(req.valid_to, v, "valid_to", default=today()) or today()
-        v.raise_if_any()
-        assert item_id is not None
-        async with self.tx() as repo:
-            await self.lock_for_change(repo, pid, req.expected_version)
-            row, version = await self._end_item(repo, pid, "role", item_id, valid_to, who, "role.ended")
+        row, version = await self._end_request(req, "role", "role_id")
         return pb.EndRoleResponse(role=convert.role_pb(row), party_version=version)
 
     # -- relationships ----------------------------------------------------------------------------
