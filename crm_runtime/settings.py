@@ -31,12 +31,16 @@ class Settings(BaseSettings):
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=50051, ge=0, le=65535)
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # 0.0.0.0 in a container, so Prometheus can scrape the pod; loopback on a laptop.
+    metrics_host: str = "127.0.0.1"
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8000, ge=0, le=65535)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
 
+    # Browser origins allowed to call the gateway (comma-separated); empty disables CORS.
+    cors_origins: str = ""
     jwt_secret: str | None = None
     jwt_issuer: str = "crm-local"
     jwt_audience: str = "crm-api"

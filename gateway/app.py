@@ -79,6 +79,17 @@ def create_app(settings: Settings, parties_channel: grpc.aio.Channel | None = No
     for router in api_routers():
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match"],
+            expose_headers=["ETag", "Location", "Retry-After"],
+        )
     app.add_middleware(MetricsMiddleware)
     FastAPIInstrumentor.instrument_app(app)
     return app

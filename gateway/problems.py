@@ -27,7 +27,8 @@ log = logging.getLogger("crm.gateway")
 
 MEDIA_TYPE = "application/problem+json"
 #: Base of the problem type URIs; each type's page documents the problem (RFC 9457, section 3.1.1).
-TYPE_BASE = "https://crm.example.com/problems/"
+#: Problem types are URNs: stable identifiers that promise no web page (RFC 9457 allows any URI).
+TYPE_BASE = "urn:crm:problem:"
 
 
 class FieldError(BaseModel):

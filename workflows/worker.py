@@ -29,7 +29,6 @@ log = logging.getLogger("crm.worker")
 ALL_WORKFLOWS: Sequence[type] = (PartyErasureWorkflow,)
 #: How long running activities may take to finish after a stop request before they are cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
-METRICS_HOST = "127.0.0.1"
 
 
 def build_activities(settings: Settings) -> tuple[list[Any], list[PartiesActivities]]:
@@ -44,7 +43,7 @@ def _runtime(settings: Settings) -> Runtime | None:
     A Runtime owns a thread pool and its metrics port, so a process creates at most one."""
     if not settings.metrics_port:
         return None
-    address = f"{METRICS_HOST}:{settings.metrics_port}"
+    address = f"{settings.metrics_host}:{settings.metrics_port}"
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
 
 

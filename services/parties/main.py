@@ -64,7 +64,7 @@ async def serve(settings: Settings, migrate: bool = False) -> None:
     setup_tracing("parties")
     if migrate:
         await db.migrate_async(MIGRATIONS, settings.service_database_url("parties"))
-    metrics_port = start_metrics_server(settings.metrics_port) if settings.metrics_port else None
+    metrics_port = start_metrics_server(settings.metrics_port, settings.metrics_host) if settings.metrics_port else None
     grpc_app, _ = await start(settings)
     log.info("parties service ready", extra={"grpc_port": grpc_app.port, "metrics_port": metrics_port})
     await serve_until_signalled(grpc_app)

@@ -77,7 +77,7 @@ async def test_roles_gate_the_routes(client: httpx.AsyncClient, auth: TokenFacto
     denied = await client.post("/api/v1/parties", json=person_body(), headers=marketer)
     assert denied.status_code == 403
     assert denied.headers["content-type"] == PROBLEM
-    assert denied.json()["type"].endswith("/forbidden")
+    assert denied.json()["type"].endswith(":forbidden")
     assert (await client.get("/api/v1/parties", headers=marketer)).status_code == 200
 
     definition = {"code": "shoe_size", "name": "Shoe size", "value_type": "number", "applies_to": ["person"]}

@@ -39,7 +39,7 @@ def rpc_error(code: grpc.StatusCode, details: str, *detail_messages: object) -> 
 )
 def test_status_codes_map_to_problems(code: grpc.StatusCode, status: int, kind: str) -> None:
     problem = from_rpc_error(rpc_error(code, "asyncpg.exceptions.Boom at /srv/app.py line 7"))
-    assert (problem.status, problem.type.rsplit("/", 1)[1]) == (status, kind)
+    assert (problem.status, problem.type.rsplit(":", 1)[1]) == (status, kind)
     if status >= 500:
         assert "asyncpg" not in problem.detail and "/srv" not in problem.detail
 

@@ -77,3 +77,23 @@ async def test_one_trace_from_http_to_the_service(client: httpx.AsyncClient, aut
     assert rpc_server[-1].context.trace_id == http_spans[-1].context.trace_id
     trace_ids = {format(s.context.trace_id, "032x") for s in spans}
     assert missing.json()["trace_id"] in trace_ids
+
+
+async def test_cors_is_off_by_default_and_allows_configured_origins(gateway_settings) -> None:
+    """Browsers on another origin are refused unless CRM_CORS_ORIGINS names that origin."""
+    from gateway.app import create_app
+
+    async def preflight(origins: str) -> httpx.Response:
+        app = create_app(gateway_settings.model_copy(update={"cors_origins": origins}))
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http,
+        ):
+            return await http.options(
+                "/api/v1/parties",
+                headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+            )
+
+    assert "access-control-allow-origin" not in (await preflight("")).headers
+    allowed = await preflight("https://app.example, https://admin.example")
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"

@@ -67,7 +67,7 @@ async def test_party_lifecycle(client: httpx.AsyncClient, auth: TokenFactory) ->
     stale = await client.patch(f"/api/v1/parties/{pid}", json=patch, headers={**agent, "If-Match": '"1"'})
     assert stale.status_code == 409
     assert stale.headers["content-type"] == PROBLEM
-    assert stale.json()["type"].endswith("/version-conflict")
+    assert stale.json()["type"].endswith(":version-conflict")
     assert stale.json()["title"] == "Version conflict"
 
     cleared = await client.patch(f"/api/v1/parties/{pid}", json={"person": {"birth_date": None}}, headers=agent)
@@ -224,7 +224,7 @@ async def test_items_catalogue_and_vehicles(client: httpx.AsyncClient, auth: Tok
     assert moved.json()["party_id"] == other["party_id"]
 
     erase_org = await client.post(f"/api/v1/parties/{org['party_id']}/erasure-request", headers=admin)
-    assert erase_org.status_code == 409 and erase_org.json()["type"].endswith("/failed-precondition")
+    assert erase_org.status_code == 409 and erase_org.json()["type"].endswith(":failed-precondition")
 
     feed = await client.get("/api/v1/changes", params={"party_id": pid, "limit": 100}, headers=auth("data_steward"))
     assert feed.status_code == 200, feed.text
