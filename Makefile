@@ -1,24 +1,34 @@
 # The platform's entry points. `make run` and `make test` work on a fresh machine with only Python 3.11:
 # they create .venv and install the pinned requirements themselves.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv gen gen-check lint fmt bench clean
+.PHONY: run test venv browser gen gen-check lint fmt bench clean
+
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 run: $(STAMP)
 	$(BIN)/crm up
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python scripts/gen_proto.py --check
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 venv: $(STAMP)
 
+# The browser tests drive Debian's Chromium (headless); installed once from Debian's registry.
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	@command -v chromium >/dev/null || { echo "chromium could not be installed"; exit 1; }
+
 $(STAMP): requirements.txt pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
+	@$(PYTHON) -c "import sys; assert sys.version_info[:2] == (3, 11), sys.version" || { echo "Python 3.11 is required"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt

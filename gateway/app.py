@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 import grpc
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from grpc_health.v1 import health_pb2_grpc
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
@@ -61,7 +62,9 @@ def create_app(settings: Settings, parties_channel: grpc.aio.Channel | None = No
             app.state.parties = app.state.parties_health = None
             await channel.close(grace=CHANNEL_CLOSE_GRACE_SECONDS)
 
-    app = FastAPI(
+    # FastAPIOffline serves the Swagger UI assets from the package instead of a CDN, so the docs page
+    # works on an air-gapped network (and in tests, where there is no internet).
+    app = FastAPIOffline(
         title=TITLE,
         version=VERSION,
         description="REST API of the CRM platform for web and mobile clients. Errors are RFC 9457 "

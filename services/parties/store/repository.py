@@ -199,25 +199,24 @@ class PartiesRepository:
             )
 
     async def insert_facts(self, party_id: UUID, values: dict[str, Any], valid_from: date, who: Actor) -> None:
+        """All of a new party's facts in one multi-row INSERT (one round trip, one statement to plan)."""
         if not values:
             return
         await self.conn.execute(
             text(
                 "INSERT INTO parties.fact (party_id, field, value, valid_from, actor, source, reason) "
-                "VALUES (:pid, :field, CAST(:value AS jsonb), :vf, :actor, :source, :reason)"
+                "SELECT :pid, f, v, :vf, :actor, :source, :reason "
+                "FROM unnest(CAST(:fields AS text[]), CAST(:vals AS jsonb[])) AS x(f, v)"
             ),
-            [
-                {
-                    "pid": party_id,
-                    "field": f,
-                    "value": _json(v),
-                    "vf": valid_from,
-                    "actor": who.actor,
-                    "source": who.source,
-                    "reason": who.reason,
-                }
-                for f, v in values.items()
-            ],
+            {
+                "pid": party_id,
+                "fields": list(values),
+                "vals": [_json(v) for v in values.values()],
+                "vf": valid_from,
+                "actor": who.actor,
+                "source": who.source,
+                "reason": who.reason,
+            },
         )
 
     async def fact_history(self, party_id: UUID, field: str) -> list[FactRow]:
@@ -258,50 +257,42 @@ class PartiesRepository:
         return [self._item(r) for r in await self._all(sql + " ORDER BY row_id", **params)]
 
     async def insert_items(self, rows: list[ItemRow], who: Actor) -> None:
+        """One multi-row INSERT. A unique identifier taken by a concurrent transaction after our check is
+        skipped by ON CONFLICT (so the transaction stays usable) and reported naming its holder."""
         if not rows:
             return
-        try:
-            async with self.conn.begin_nested():
-                await self._insert_items(rows, who)
-        except IntegrityError as exc:
-            if "item_unique_identifier" not in str(exc.orig):
-                raise
-            # A concurrent transaction took the identifier after our check: name the party that holds it.
-            for r in rows:
-                holder = await self.identifier_holder(r.key1, r.key2) if r.is_unique else None
-                if r.section == "identifier" and holder is not None and holder != r.party_id:
-                    raise AlreadyExists(
-                        f"{r.key1} {r.key2} already belongs to party {holder}",
-                        field="identifier",
-                        existing_id=str(holder),
-                    ) from exc
-            raise AlreadyExists("identifier already belongs to another party", field="identifier") from exc
-
-    async def _insert_items(self, rows: list[ItemRow], who: Actor) -> None:
-        await self.conn.execute(
-            text(
-                "INSERT INTO parties.item (item_id, party_id, section, key1, key2, is_unique, data, "
-                "valid_from, valid_to, actor, source, reason) VALUES (:item_id, :party_id, :section, :key1, "
-                ":key2, :is_unique, CAST(:data AS jsonb), :vf, :vt, :actor, :source, :reason)"
-            ),
-            [
-                {
-                    "item_id": r.item_id,
-                    "party_id": r.party_id,
-                    "section": r.section,
-                    "key1": r.key1,
-                    "key2": r.key2,
-                    "is_unique": r.is_unique,
-                    "data": _json(r.data),
-                    "vf": r.valid_from,
-                    "vt": r.valid_to,
-                    "actor": who.actor,
-                    "source": who.source,
-                    "reason": who.reason,
-                }
-                for r in rows
-            ],
+        inserted = await self._all(
+            "INSERT INTO parties.item (item_id, party_id, section, key1, key2, is_unique, data, valid_from, "
+            "valid_to, actor, source, reason) SELECT * FROM unnest(CAST(:item_id AS uuid[]), "
+            "CAST(:party_id AS uuid[]), CAST(:section AS text[]), CAST(:key1 AS text[]), CAST(:key2 AS text[]), "
+            "CAST(:is_unique AS boolean[]), CAST(:data AS jsonb[]), CAST(:vf AS date[]), CAST(:vt AS date[]), "
+            "CAST(:actor AS text[]), CAST(:source AS text[]), CAST(:reason AS text[])) "
+            "ON CONFLICT (key1, key2) WHERE section = 'identifier' AND is_unique AND superseded_at IS NULL "
+            "AND valid_to IS NULL DO NOTHING RETURNING item_id",
+            item_id=[r.item_id for r in rows],
+            party_id=[r.party_id for r in rows],
+            section=[r.section for r in rows],
+            key1=[r.key1 for r in rows],
+            key2=[r.key2 for r in rows],
+            is_unique=[r.is_unique for r in rows],
+            data=[_json(r.data) for r in rows],
+            vf=[r.valid_from for r in rows],
+            vt=[r.valid_to for r in rows],
+            actor=[who.actor] * len(rows),
+            source=[who.source] * len(rows),
+            reason=[who.reason] * len(rows),
         )
+        if len(inserted) == len(rows):
+            return
+        done = {r[0] for r in inserted}
+        for r in rows:
+            if r.item_id not in done:
+                holder = await self.identifier_holder(r.key1, r.key2)
+                raise AlreadyExists(
+                    f"{r.key1} {r.key2} already belongs to party {holder}",
+                    field="identifier",
+                    existing_id=str(holder or ""),
+                )
 
     async def supersede_items(self, row_ids: list[int]) -> None:
         if row_ids:
