@@ -27,6 +27,9 @@ class Actor:
     reason: str = ""
 
 
+#: How similar (pg_trgm word similarity) a name must be to count as a match.
+MIN_NAME_SCORE = 0.45
+
 _AS_OF = (
     "valid_from <= :day AND (valid_to IS NULL OR valid_to > :day) "
     "AND recorded_at <= :known AND (superseded_at IS NULL OR superseded_at > :known)"
@@ -609,13 +612,7 @@ class PartiesRepository:
         offset: int,
     ) -> tuple[list[Any], int]:
         where = ["true"]
-        params: dict[str, Any] = {"limit": limit, "offset": offset}
-        score = "1.0"
-        if name_key:
-            # word_similarity lets "ivanov" find "ivanov ivan ivanovich"; the % operator uses the index.
-            where.append("(:q <% p.search_key)")
-            params["q"] = name_key
-            score = "word_similarity(:q, p.search_key)"
+        params: dict[str, Any] = {}
         if party_ids is not None:
             where.append("p.party_id = ANY(:ids)")
             params["ids"] = party_ids
@@ -629,19 +626,58 @@ class PartiesRepository:
                 "AND (r.valid_to IS NULL OR r.valid_to > current_date))"
             )
             params["role"] = role_type
-        order_sql = {
-            "relevance": f"{score} DESC, p.display_name, p.party_id",
-            "display_name": "p.display_name, p.party_id",
-            "created_at_desc": "p.created_at DESC, p.party_id",
-        }[order]
-        sql = (
-            f"SELECT {', '.join('p.' + c.strip() for c in _PARTY_COLS.split(','))}, {score} AS score "
-            f"FROM parties.party p WHERE {' AND '.join(where)} ORDER BY {order_sql} LIMIT :limit OFFSET :offset"
-        )
+        cols = ", ".join("p." + c.strip() for c in _PARTY_COLS.split(","))
+        filters = " AND ".join(where)
+        if name_key and order == "relevance":
+            return await self._search_by_name(name_key, cols, filters, params, limit, offset), -1
+        score = "1.0"
         if name_key:
-            await self.conn.execute(text("SET LOCAL pg_trgm.word_similarity_threshold = 0.5"))
-        rows = list(await self._all(sql, **params))
-        return rows, -1
+            filters += " AND (:q <% p.search_key)"
+            params["q"] = name_key
+            score = "word_similarity(:q, p.search_key)"
+            await self.conn.execute(text(f"SET LOCAL pg_trgm.word_similarity_threshold = {MIN_NAME_SCORE}"))
+        order_sql = (
+            {
+                "display_name": "p.display_name, p.party_id",
+                "created_at_desc": "p.created_at DESC, p.party_id",
+            }[order]
+            if order != "relevance"
+            else "p.display_name, p.party_id"
+        )
+        sql = (
+            f"SELECT {cols}, {score} AS score FROM parties.party p WHERE {filters} "
+            f"ORDER BY {order_sql} LIMIT :limit OFFSET :offset"
+        )
+        return list(await self._all(sql, **params, limit=limit, offset=offset)), -1
+
+    async def _search_by_name(
+        self, name_key: str, cols: str, filters: str, params: dict[str, Any], limit: int, offset: int
+    ) -> list[Any]:
+        """Best matches first, in two steps: names that start with the query (a B-tree range, the usual
+        case of a correctly typed name), then the nearest names by trigram word similarity (a GiST KNN
+        walk) for typos, other spellings and swapped word order."""
+        want = offset + limit
+        prefix = await self._all(
+            f"SELECT {cols}, word_similarity(:q, p.search_key) AS score FROM parties.party p "
+            f"WHERE p.search_key LIKE :prefix AND {filters} ORDER BY p.search_key, p.party_id LIMIT :want",
+            **params,
+            q=name_key,
+            prefix=name_key + "%",
+            want=want,
+        )
+        rows = list(prefix)
+        if len(rows) < want:
+            seen = {r[0] for r in rows}
+            nearest = await self._all(
+                f"SELECT * FROM (SELECT {cols}, word_similarity(:q, p.search_key) AS score FROM parties.party p "
+                f"WHERE {filters} ORDER BY :q <<-> p.search_key LIMIT :knn) s WHERE s.score >= :min_score",
+                **params,
+                q=name_key,
+                knn=want + len(rows),
+                min_score=MIN_NAME_SCORE,
+            )
+            rows += [r for r in nearest if r[0] not in seen][: want - len(rows)]
+        return rows[offset:want]
 
     async def parties_by_contact(self, key2: str) -> list[UUID]:
         rows = await self._all(
