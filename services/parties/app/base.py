@@ -57,6 +57,14 @@ class AppBase:
         async with self.engine.begin() as conn:
             yield PartiesRepository(conn)
 
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[PartiesRepository]:
+        """For reads whose queries each stand alone (GetParty is one statement): autocommit spares the
+        BEGIN and COMMIT round trips."""
+        async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield PartiesRepository(conn)
+
     async def idempotent(
         self,
         operation: str,
@@ -98,32 +106,29 @@ class AppBase:
             raise FailedPrecondition(f"party {party_id} has been erased and can no longer change")
         return party
 
-    async def state(self, repo: PartiesRepository, party_id: UUID, day: date, known: datetime) -> PartyState:
-        party = await repo.get_party(party_id)
-        if party.created_at > known:
-            raise NotFound(f"party {party_id} was not yet known at {known.isoformat()}")
-        facts = await repo.facts_as_of(party_id, day, known)
-        items = await repo.items_as_of(party_id, day, known, ("identifier", "contact_point", "role"))
+    async def read_state(
+        self, repo: PartiesRepository, party_id: UUID, day: date, known: datetime | None
+    ) -> tuple[PartyState, dict[str, str], datetime]:
+        party, facts, types, items, known_at = await repo.read_party(
+            party_id, day, known, ("identifier", "contact_point", "role")
+        )
+        if party.created_at > known_at:
+            raise NotFound(f"party {party_id} was not yet known at {known_at.isoformat()}")
         state = PartyState(party=party, facts=facts, items=items)
-        if party.status != "erased" and (day != today() or known < party.updated_at):
-            # A historical read names the party as it was named then.
+        if party.status != "erased" and (day != today() or known_at < party.updated_at):
+            # A historical read names the party as it was named then (and before its names were valid,
+            # it had none, not today's).
             from services.parties.validation import display_and_search
 
-            # Before the party's names were valid, it had none (not today's).
             state.party.display_name = display_and_search(party.kind, facts)[0]
-        return state
+        return state, types, known_at
 
     async def party_message(
         self, repo: PartiesRepository, party_id: UUID, day: date | None = None, known: datetime | None = None
     ) -> pb.Party:
         day = day or today()
-        known = known or await repo.now()
-        state = await self.state(repo, party_id, day, known)
-        codes = [f.removeprefix("attributes.") for f in state.facts if f.startswith("attributes.")]
-        types = {}
-        if codes:
-            types = {c: row[2] for c, row in (await repo.attribute_definitions_by_code(codes)).items()}
-        members = await repo.group_members(party_id, day, known) if state.party.kind == "group" else None
+        state, types, known_at = await self.read_state(repo, party_id, day, known)
+        members = await repo.group_members(party_id, day, known_at) if state.party.kind == "group" else None
         return convert.party_pb(state, types, members)
 
     @staticmethod

@@ -265,7 +265,7 @@ class PartiesMixin(AppBase):
                 v.add("known_at", "is not a valid timestamp")
         v.raise_if_any()
         assert pid is not None
-        async with self.tx() as repo:
+        async with self.reader() as repo:
             return pb.GetPartyResponse(party=await self.party_message(repo, pid, day, known))
 
     # -- update -----------------------------------------------------------------------------------

@@ -52,6 +52,15 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _day(value: str | None) -> Any:
+    return date.fromisoformat(value) if value else None
+
+
+def _ts(value: str | None) -> Any:
+    """Timestamps inside json_build_array come as ISO 8601 text."""
+    return datetime.fromisoformat(value) if value else None
+
+
 def _load(value: Any) -> Any:
     """jsonb arrives decoded (SQLAlchemy's asyncpg codec); kept as one place to change if that changes."""
     return value
@@ -122,6 +131,51 @@ class PartiesRepository:
         if row is None:
             raise NotFound(f"party {party_id} not found")
         return PartyRow(*row)
+
+    async def read_party(
+        self, party_id: UUID, day: date, known: datetime | None, sections: Sequence[str]
+    ) -> tuple[PartyRow, dict[str, Any], dict[str, str], list[ItemRow], datetime]:
+        """A party as of a day and as known at a moment, in ONE statement: one round trip and one
+        snapshot, so the party row, its facts and its items always agree. Returns the row, the facts,
+        the value types of its attributes, the items and the moment of knowledge used."""
+        row = await self._one(
+            "WITH k AS (SELECT coalesce(CAST(:known AS timestamptz), now()) AS known, CAST(:day AS date) AS day) "
+            "SELECT (SELECT json_build_array(p.party_id, p.kind, p.status, p.version, p.display_name, p.birth_date, "
+            "        p.created_at, p.updated_at, p.erased_at) FROM parties.party p WHERE p.party_id = :id), "
+            " (SELECT coalesce(json_agg(json_build_array(f.field, f.value, ad.value_type) ORDER BY f.row_id), "
+            "        '[]'::json) FROM k, parties.fact f LEFT JOIN parties.attribute_definition ad "
+            "        ON f.field = 'attributes.' || ad.code WHERE f.party_id = :id AND f.valid_from <= k.day "
+            "        AND (f.valid_to IS NULL OR f.valid_to > k.day) AND f.recorded_at <= k.known "
+            "        AND (f.superseded_at IS NULL OR f.superseded_at > k.known)), "
+            " (SELECT coalesce(json_agg(json_build_array(i.row_id, i.item_id, i.party_id, i.section, i.key1, "
+            "        i.key2, i.data, i.valid_from, i.valid_to, i.recorded_at, i.superseded_at, i.actor, i.source, "
+            "        i.reason, i.is_unique) ORDER BY i.row_id), '[]'::json) FROM k, parties.item i "
+            "        WHERE i.party_id = :id AND i.section = ANY(:sections) AND i.valid_from <= k.day "
+            "        AND (i.valid_to IS NULL OR i.valid_to > k.day) AND i.recorded_at <= k.known "
+            "        AND (i.superseded_at IS NULL OR i.superseded_at > k.known)), "
+            " (SELECT known FROM k)",
+            id=party_id,
+            day=day,
+            known=known,
+            sections=list(sections),
+        )
+        party_json, facts_json, items_json, known_at = row
+        if party_json is None:
+            raise NotFound(f"party {party_id} not found")
+        pid, kind, status, version, display, birth, created, updated, erased = party_json
+        party = PartyRow(
+            UUID(pid), kind, status, version, display, _day(birth), _ts(created), _ts(updated), _ts(erased)
+        )
+        facts = {f: v for f, v, _t in facts_json if v is not None}
+        types = {f.removeprefix("attributes."): t for f, _v, t in facts_json if t}
+        items = [
+            ItemRow(
+                *(r[0], UUID(r[1]), UUID(r[2]), r[3], r[4], r[5], r[6] or {}),
+                *(_day(r[7]), _day(r[8]), _ts(r[9]), _ts(r[10]), r[11], r[12], r[13], r[14]),
+            )
+            for r in items_json
+        ]
+        return party, facts, types, items, known_at
 
     async def get_parties(self, party_ids: Iterable[UUID]) -> dict[UUID, PartyRow]:
         ids = list(set(party_ids))
