@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
 
 import grpc
@@ -19,6 +19,7 @@ from crm.parties.v1 import parties_pb2_grpc
 from crmctl.fakedata import FakeParties
 
 CONTEXT = common_pb2.ChangeContext(actor="system:demo", source="demo")
+IMPORT_BATCH = 1000
 
 
 async def _bounded(jobs: list[Callable[[], Awaitable[None]]], concurrency: int, progress: Progress, task: int) -> None:
@@ -49,25 +50,32 @@ async def load_demo(
                 return "demo data skipped: the register is not empty"
 
         requests = list(fake.mixed(count))
-
-        def create(req: pb.CreatePartyRequest) -> Callable[[], Awaitable[None]]:
-            async def job() -> None:
-                try:
-                    resp = await stub.CreateParty(req, timeout=30)
-                except grpc.aio.AioRpcError as exc:
-                    errors.append(f"create {req.request_id}: {exc.code().name} {exc.details()}")
-                    return
-                (persons if resp.party.kind == pb.PARTY_KIND_PERSON else orgs).append(resp.party.party_id)
-
-            return job
+        kinds = {r.request_id: r.WhichOneof("profile") for r in requests}
 
         with Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
         ) as progress:
+            # Parties go in through the bulk import RPC (the fast public path), in batches, asking for
+            # the new ids so relationships and vehicles can refer to them.
             task = progress.add_task("parties", total=len(requests))
-            await _bounded([create(r) for r in requests], concurrency, progress, task)
-            persons.sort()
-            orgs.sort()
+            for start in range(0, len(requests), IMPORT_BATCH):
+                chunk = requests[start : start + IMPORT_BATCH]
+
+                async def one_batch(
+                    chunk: list[pb.CreatePartyRequest] = chunk,
+                ) -> AsyncIterator[pb.ImportPartiesRequest]:
+                    yield pb.ImportPartiesRequest(
+                        rows=[pb.ImportRow(row_ref=r.request_id, party=r) for r in chunk], return_party_ids=True
+                    )
+
+                result = await stub.ImportParties(one_batch(), timeout=120)
+                errors.extend(
+                    f"import {e.row_ref}: " + "; ".join(f"{x.field}: {x.description}" for x in e.violations)
+                    for e in result.errors
+                )
+                for imported in result.imported:
+                    (persons if kinds[imported.row_ref] == "person" else orgs).append(imported.party_id)
+                progress.advance(task, len(chunk))
 
             triples = fake.relationships_for(persons, orgs)
             rel_task = progress.add_task("relationships", total=len(triples))

@@ -185,3 +185,25 @@ async def test_import_racing_a_create_with_the_same_inn(parties, db):
     assert imported.parties_created + len(created) == 30
     for v in inns:
         assert db.scalar(f"SELECT count(*) FROM parties.item WHERE key2 = '{v}'") == 1
+
+
+async def test_import_returns_party_ids_on_request(parties):
+    rows = [
+        row(f"erp-{i}", create_person_req(request_id=f"ids-{i}", profile=person(f"Айдиев{'а' * i}"))) for i in range(3)
+    ]
+
+    async def asking(batch: list[pb.ImportRow]):
+        yield pb.ImportPartiesRequest(rows=batch, return_party_ids=True)
+
+    first = await parties.ImportParties(asking(rows))
+    assert first.parties_created == 3 and not first.party_ids_truncated
+    ids = {i.row_ref: i.party_id for i in first.imported}
+    assert set(ids) == {"erp-0", "erp-1", "erp-2"} and not any(i.already_present for i in first.imported)
+    for ref, party_id in ids.items():
+        got = (await parties.GetParty(pb.GetPartyRequest(party_id=party_id))).party
+        assert got.display_name.startswith("Айдиев"), ref
+    again = await parties.ImportParties(asking(rows))
+    assert {i.row_ref: i.party_id for i in again.imported} == ids
+    assert all(i.already_present for i in again.imported)
+    silent = await parties.ImportParties(stream(rows))
+    assert silent.rows_already_present == 3 and not silent.imported

@@ -24,12 +24,16 @@ MAX_ROWS_PER_MESSAGE = 5000
 IMPORT_OPERATION = "ImportParties"
 #: Attempts at writing a batch that lost a race on a unique key (request id or identifier) to a concurrent writer.
 WRITE_ATTEMPTS = 5
+#: At most this many party ids in one response (keeps it far below the 8 MiB message limit).
+MAX_RETURNED_IDS = 100_000
 
 
 class ImportMixin(ErasureMixin):
     async def import_parties(self, batches: AsyncIterator[pb.ImportPartiesRequest]) -> pb.ImportPartiesResponse:
         out = pb.ImportPartiesResponse()
+        want_ids = False
         async for batch in batches:
+            want_ids = want_ids or batch.return_party_ids
             if len(batch.rows) > MAX_ROWS_PER_MESSAGE:
                 out.errors.append(
                     pb.ImportRowError(
@@ -44,13 +48,15 @@ class ImportMixin(ErasureMixin):
                 )
                 out.rows_received += len(batch.rows)
                 continue
-            await self._import_batch(batch, out)
+            await self._import_batch(batch, out, want_ids)
         IMPORTED_ROWS.labels("created").inc(out.parties_created)
         IMPORTED_ROWS.labels("rejected").inc(len(out.errors))
         IMPORTED_ROWS.labels("already_present").inc(out.rows_already_present)
         return out
 
-    async def _import_batch(self, batch: pb.ImportPartiesRequest, out: pb.ImportPartiesResponse) -> None:
+    async def _import_batch(
+        self, batch: pb.ImportPartiesRequest, out: pb.ImportPartiesResponse, want_ids: bool = False
+    ) -> None:
         out.rows_received += len(batch.rows)
         candidates: list[tuple[pb.ImportRow, dict[str, Any], Any]] = []
         candidate_refs: list[str] = []  # the row_ref each candidate's errors carry (same fallback throughout)
@@ -92,6 +98,10 @@ class ImportMixin(ErasureMixin):
         out.rows_already_present += part.rows_already_present
         out.parties_created += part.parties_created
         out.errors.extend(part.errors)
+        if want_ids:
+            room = MAX_RETURNED_IDS - len(out.imported)
+            out.imported.extend(part.imported[:room])
+            out.party_ids_truncated = out.party_ids_truncated or len(part.imported) > room
 
     async def _write_batch(
         self,
@@ -115,10 +125,13 @@ class ImportMixin(ErasureMixin):
             # Read after the identifiers: an import committing in between then shows up here as well (its request
             # ids and identifiers commit together), rather than as identifiers taken by rows we think are new.
             existing = await conn.execute(
-                text("SELECT request_id FROM parties.idempotency WHERE operation = :op AND request_id = ANY(:ids)"),
+                text(
+                    "SELECT request_id, party_id FROM parties.idempotency WHERE operation = :op "
+                    "AND request_id = ANY(:ids)"
+                ),
                 {"op": IMPORT_OPERATION, "ids": [c[0].party.request_id for c in candidates]},
             )
-            present = {r[0] for r in existing}
+            present = {r[0]: r[1] for r in existing}
 
             now = await repo.now()
             party_rows: list[tuple[Any, ...]] = []
@@ -129,6 +142,7 @@ class ImportMixin(ErasureMixin):
             for (row, parts, who), ref in zip(candidates, candidate_refs, strict=True):
                 if row.party.request_id in present:
                     out.rows_already_present += 1
+                    out.imported.add(row_ref=ref, party_id=str(present[row.party.request_id]), already_present=True)
                     continue
                 v = Violations()
                 attr_facts = await self.check_catalogue(
@@ -213,6 +227,7 @@ class ImportMixin(ErasureMixin):
                     )
                 change_rows.append((party_id, "party.created", ["*"], 1, now, who.actor, who.source or "import"))
                 idem_rows.append((IMPORT_OPERATION, row.party.request_id, party_id.bytes, party_id, now))
+                out.imported.add(row_ref=ref, party_id=str(party_id))
 
             if party_rows:
                 raw = (await conn.get_raw_connection()).driver_connection

@@ -1978,20 +1978,52 @@ class ImportPartiesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ROWS_FIELD_NUMBER: _builtins.int
+    RETURN_PARTY_IDS_FIELD_NUMBER: _builtins.int
+    return_party_ids: _builtins.bool
+    """Return the party id of every imported row (set on any message of the stream). The ids of at most
+    100,000 rows are returned; party_ids_truncated says when there were more.
+    """
     @_builtins.property
     def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportRow]: ...
     def __init__(
         self,
         *,
         rows: _abc.Iterable[Global___ImportRow] | None = ...,
+        return_party_ids: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["rows", b"rows"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["return_party_ids", b"return_party_ids", "rows", b"rows"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ImportPartiesRequest: _TypeAlias = ImportPartiesRequest  # noqa: Y015
+
+@_typing.final
+class ImportedParty(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROW_REF_FIELD_NUMBER: _builtins.int
+    PARTY_ID_FIELD_NUMBER: _builtins.int
+    ALREADY_PRESENT_FIELD_NUMBER: _builtins.int
+    row_ref: _builtins.str
+    party_id: _builtins.str
+    already_present: _builtins.bool
+    """True when the row's request_id had been imported before (the id is the earlier party's)."""
+    def __init__(
+        self,
+        *,
+        row_ref: _builtins.str = ...,
+        party_id: _builtins.str = ...,
+        already_present: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_present", b"already_present", "party_id", b"party_id", "row_ref", b"row_ref"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportedParty: _TypeAlias = ImportedParty  # noqa: Y015
 
 @_typing.final
 class FieldViolation(_message.Message):
@@ -2046,12 +2078,19 @@ class ImportPartiesResponse(_message.Message):
     PARTIES_CREATED_FIELD_NUMBER: _builtins.int
     ROWS_ALREADY_PRESENT_FIELD_NUMBER: _builtins.int
     ERRORS_FIELD_NUMBER: _builtins.int
+    IMPORTED_FIELD_NUMBER: _builtins.int
+    PARTY_IDS_TRUNCATED_FIELD_NUMBER: _builtins.int
     rows_received: _builtins.int
     parties_created: _builtins.int
     rows_already_present: _builtins.int
     """Rows whose request_id had already been imported."""
+    party_ids_truncated: _builtins.bool
     @_builtins.property
     def errors(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportRowError]: ...
+    @_builtins.property
+    def imported(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportedParty]:
+        """Filled when return_party_ids was set."""
+
     def __init__(
         self,
         *,
@@ -2059,10 +2098,12 @@ class ImportPartiesResponse(_message.Message):
         parties_created: _builtins.int = ...,
         rows_already_present: _builtins.int = ...,
         errors: _abc.Iterable[Global___ImportRowError] | None = ...,
+        imported: _abc.Iterable[Global___ImportedParty] | None = ...,
+        party_ids_truncated: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["errors", b"errors", "parties_created", b"parties_created", "rows_already_present", b"rows_already_present", "rows_received", b"rows_received"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["errors", b"errors", "imported", b"imported", "parties_created", b"parties_created", "party_ids_truncated", b"party_ids_truncated", "rows_already_present", b"rows_already_present", "rows_received", b"rows_received"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
