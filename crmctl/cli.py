@@ -40,6 +40,8 @@ def up(
     parties_port: int = 50051,
     temporal_port: int = 7233,
     ui_port: int = 8233,
+    parties_metrics_port: int = 9101,
+    worker_metrics_port: int = 9102,
     demo: Annotated[bool, typer.Option(help="Load demo data when the register is empty.")] = False,
 ) -> None:
     """Run the whole platform locally in this terminal (Ctrl-C stops everything)."""
@@ -48,7 +50,14 @@ def up(
     s = settings()
     stack = LocalStack(
         (data_dir or s.state_dir).resolve(),
-        StackPorts(gateway=gateway_port, parties=parties_port, temporal=temporal_port, temporal_ui=ui_port),
+        StackPorts(
+            gateway=gateway_port,
+            parties=parties_port,
+            temporal=temporal_port,
+            temporal_ui=ui_port,
+            parties_metrics=parties_metrics_port,
+            worker_metrics=worker_metrics_port,
+        ),
         s,
     )
     sys.exit(stack.run(load_demo=demo))

@@ -146,6 +146,10 @@ class LocalStack:
         if self.stopping.is_set():
             return
         self.stopping.set()
+        # A second Ctrl-C must not abort the shutdown half-way and orphan Temporal or PostgreSQL; every
+        # step below has its own time limit instead.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _say("stopping roles...")
         for role in reversed(self.roles):
             if role.process and role.process.poll() is None:
@@ -166,7 +170,9 @@ class LocalStack:
 
     def run(self, load_demo: bool = False) -> int:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Installed explicitly: a shell starting us in the background may have set SIGINT to "ignore".
         signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
         try:
             return self._run(load_demo)
         except KeyboardInterrupt:
