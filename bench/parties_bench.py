@@ -145,15 +145,23 @@ async def bench(args: argparse.Namespace, address: str, psql: Any) -> dict[str, 
         queries: dict[str, list[pb.SearchPartiesRequest]] = {
             "name_cyrillic": [],
             "name_latin": [],
+            "name_typo": [],
             "phone": [],
             "identifier": [],
         }
         from services.parties.domain.names import transliterate
 
+        expected: dict[int, str] = {}
         for p in probes:
             n = p.person.name
             queries["name_cyrillic"].append(pb.SearchPartiesRequest(query=f"{n.last_name} {n.first_name}"))
             queries["name_latin"].append(pb.SearchPartiesRequest(query=transliterate(f"{n.last_name} {n.first_name}")))
+            cut = rng.randrange(1, len(n.last_name) - 1)  # a letter dropped: the commonest typo
+            queries["name_typo"].append(
+                pb.SearchPartiesRequest(query=f"{n.last_name[:cut]}{n.last_name[cut + 1 :]} {n.first_name}")
+            )
+            for name in ("name_cyrillic", "name_latin", "name_typo"):
+                expected[id(queries[name][-1])] = n.last_name
             if p.contact_points:
                 queries["phone"].append(pb.SearchPartiesRequest(phone=p.contact_points[0].phone))
             inn = [x for x in p.identifiers if x.type == pb.IDENTIFIER_TYPE_INN]
@@ -163,8 +171,19 @@ async def bench(args: argparse.Namespace, address: str, psql: Any) -> dict[str, 
                 )
         out["search"] = {}
         for name, reqs in queries.items():
-            _, s = await timed([lambda r=r: stub.SearchParties(r) for r in reqs], 1)
-            out["search"][name] = {"count": len(reqs), **latency(s)}
+            found = 0
+            samples = []
+            for req in reqs:
+                t = time.perf_counter()
+                resp = await stub.SearchParties(req)
+                samples.append(time.perf_counter() - t)
+                want = expected.get(id(req))
+                found += bool(want and any(h.party.display_name.startswith(want) for h in resp.hits))
+            entry = {"count": len(reqs), **latency(samples)}
+            if name.startswith("name"):
+                # Quality, not only speed: how often the probed person's surname is on the first page.
+                entry["surname_on_first_page"] = round(found / max(1, len(reqs)), 3)
+            out["search"][name] = entry
         # Baseline: the naive way, a substring scan over display names in plain SQL.
         t = time.perf_counter()
         for p in probes[:5]:

@@ -707,9 +707,9 @@ class PartiesRepository:
     async def _search_by_name(
         self, name_key: str, cols: str, filters: str, params: dict[str, Any], limit: int, offset: int
     ) -> list[Any]:
-        """Best matches first, in two steps: names that start with the query (a B-tree range, the usual
-        case of a correctly typed name), then the nearest names by trigram word similarity (a GiST KNN
-        walk) for typos, other spellings and swapped word order."""
+        """Best matches first: names that start with the query (a B-tree range, the usual case of a
+        correctly typed name), or else the nearest names by trigram word similarity (a GiST KNN walk)
+        for typos, other spellings and swapped word order."""
         want = offset + limit
         prefix = await self._all(
             f"SELECT {cols}, word_similarity(:q, p.search_key) AS score FROM parties.party p "
@@ -719,19 +719,20 @@ class PartiesRepository:
             prefix=name_key + "%",
             want=want,
         )
-        rows = list(prefix)
-        if len(rows) < want:
-            seen = {r[0] for r in rows}
-            nearest = await self._all(
+        rows: Sequence[Any] = prefix
+        # Names that start with the query are what was meant: fill a short page with near spellings only
+        # when nothing starts with it (a typo, another transliteration, swapped words). The KNN walk is
+        # the expensive step, so it runs only when it is the only way to an answer.
+        if not rows:
+            rows = await self._all(
                 f"SELECT * FROM (SELECT {cols}, word_similarity(:q, p.search_key) AS score FROM parties.party p "
                 f"WHERE {filters} ORDER BY :q <<-> p.search_key LIMIT :knn) s WHERE s.score >= :min_score",
                 **params,
                 q=name_key,
-                knn=want + len(rows),
+                knn=want,
                 min_score=MIN_NAME_SCORE,
             )
-            rows += [r for r in nearest if r[0] not in seen][: want - len(rows)]
-        return rows[offset:want]
+        return list(rows[offset:want])
 
     async def parties_by_contact(self, key2: str) -> list[UUID]:
         rows = await self._all(
