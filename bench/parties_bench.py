@@ -156,7 +156,8 @@ async def bench(args: argparse.Namespace, address: str, psql: Any) -> dict[str, 
             n = p.person.name
             queries["name_cyrillic"].append(pb.SearchPartiesRequest(query=f"{n.last_name} {n.first_name}"))
             queries["name_latin"].append(pb.SearchPartiesRequest(query=transliterate(f"{n.last_name} {n.first_name}")))
-            cut = rng.randrange(1, len(n.last_name) - 1)  # a letter dropped: the commonest typo
+            # A letter dropped from inside the surname: the commonest typo (short surnames stay as they are).
+            cut = rng.randrange(1, len(n.last_name) - 1) if len(n.last_name) > 3 else len(n.last_name)
             queries["name_typo"].append(
                 pb.SearchPartiesRequest(query=f"{n.last_name[:cut]}{n.last_name[cut + 1 :]} {n.first_name}")
             )
