@@ -58,6 +58,8 @@ async def load_demo(
             # Parties go in through the bulk import RPC (the fast public path), in batches, asking for
             # the new ids so relationships and vehicles can refer to them.
             task = progress.add_task("parties", total=len(requests))
+            phases: dict[str, float] = {}
+            mark = time.perf_counter()
             for start in range(0, len(requests), IMPORT_BATCH):
                 chunk = requests[start : start + IMPORT_BATCH]
 
@@ -77,6 +79,8 @@ async def load_demo(
                     (persons if kinds[imported.row_ref] == "person" else orgs).append(imported.party_id)
                 progress.advance(task, len(chunk))
 
+            phases["parties"] = time.perf_counter() - mark
+            mark = time.perf_counter()
             triples = fake.relationships_for(persons, orgs)
             rel_task = progress.add_task("relationships", total=len(triples))
 
@@ -97,6 +101,8 @@ async def load_demo(
 
             await _bounded([relate(*t) for t in triples], concurrency, progress, rel_task)
 
+            phases["relationships"] = time.perf_counter() - mark
+            mark = time.perf_counter()
             owners = [p for p in persons if rng.random() < 0.3]
             veh_task = progress.add_task("vehicles", total=len(owners))
 
@@ -119,15 +125,19 @@ async def load_demo(
                         return
                     bought = vehicle.purchase_date
                     day = date(bought.year, bought.month, bought.day) if bought.year else date.today()
+                    # Readings at the last two yearly services, as a dealer's DMS would send them.
+                    services: list[tuple[date, int]] = []
                     km = 0
                     while day + timedelta(days=365) < date.today():
                         day += timedelta(days=365)
                         km += rng.randint(8_000, 25_000)
+                        services.append((day, km))
+                    for when, reading in services[-2:]:
                         await stub.RecordMileage(
                             pb.RecordMileageRequest(
                                 vehicle_id=resp.ownership.vehicle.vehicle_id,
-                                kilometres=km,
-                                read_on=common_pb2.Date(year=day.year, month=day.month, day=day.day),
+                                kilometres=reading,
+                                read_on=common_pb2.Date(year=when.year, month=when.month, day=when.day),
                                 context=CONTEXT,
                             ),
                             timeout=30,
@@ -137,10 +147,14 @@ async def load_demo(
 
             await _bounded([register(i, o) for i, o in enumerate(owners)], concurrency, progress, veh_task)
 
+            phases["vehicles"] = time.perf_counter() - mark
+
     elapsed = time.perf_counter() - started
     lines = [
         f"demo data: {len(persons)} persons, {len(orgs)} organizations, {len(triples)} relationships, "
-        f"{len(owners)} vehicle owners in {elapsed:.1f}s ({(len(persons) + len(orgs)) / elapsed:.0f} parties/s)"
+        f"{len(owners)} vehicle owners in {elapsed:.1f}s ("
+        + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in phases.items())
+        + ")"
     ]
     if errors:
         lines.append(f"{len(errors)} errors, first ones:")
