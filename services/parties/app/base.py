@@ -78,8 +78,7 @@ class AppBase:
             try:
                 async with self.tx() as repo:
                     if request_id:
-                        await repo.lock_request(operation, request_id)
-                        stored = await repo.stored_response(operation, request_id)
+                        stored = await repo.claim_request(operation, request_id)
                         if stored is not None:
                             return response_type.FromString(stored)
                     response, party_id = await work(repo)
