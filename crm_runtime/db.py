@@ -25,11 +25,6 @@ def async_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
-def sync_url(url: str) -> str:
-    """The same database for synchronous tools (Alembic) through asyncpg's sync adapter-free driver."""
-    return async_url(url)
-
-
 def create_engine(url: str, service: str, pool_size: int = 10) -> AsyncEngine:
     engine = create_async_engine(
         async_url(url),

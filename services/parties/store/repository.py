@@ -52,6 +52,20 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _item_columns(rows: list[ItemRow]) -> dict[str, list[Any]]:
+    """Items as one array per column, for INSERT ... SELECT FROM unnest(...)."""
+    return {
+        "item_id": [r.item_id for r in rows],
+        "section": [r.section for r in rows],
+        "key1": [r.key1 for r in rows],
+        "key2": [r.key2 for r in rows],
+        "is_unique": [r.is_unique for r in rows],
+        "data": [_json(r.data) for r in rows],
+        "vf": [r.valid_from for r in rows],
+        "vt": [r.valid_to for r in rows],
+    }
+
+
 def _day(value: str | None) -> Any:
     return date.fromisoformat(value) if value else None
 
@@ -137,51 +151,34 @@ class PartiesRepository:
             "WITH p AS (INSERT INTO parties.party (party_id, kind, display_name, search_key, birth_date) "
             "  VALUES (:id, :kind, :dn, :sk, :bd) RETURNING created_at), "
             "f AS (INSERT INTO parties.fact (party_id, field, value, valid_from, actor, source, reason) "
-            "  SELECT :id, x.f, x.v, :vf, :actor, :source, :reason "
+            "  SELECT :id, x.f, x.v, :facts_from, :actor, :source, :reason "
             "  FROM unnest(CAST(:fields AS text[]), CAST(:vals AS jsonb[])) AS x(f, v)), "
             "i AS (INSERT INTO parties.item (item_id, party_id, section, key1, key2, is_unique, data, valid_from, "
             "  valid_to, actor, source, reason) SELECT u.item_id, :id, u.section, u.key1, u.key2, u.is_unique, "
-            "  u.data, u.vf, u.vt, :actor, :source, :reason FROM unnest(CAST(:item_ids AS uuid[]), "
-            "  CAST(:sections AS text[]), CAST(:key1s AS text[]), CAST(:key2s AS text[]), "
-            "  CAST(:uniques AS boolean[]), CAST(:datas AS jsonb[]), CAST(:vfs AS date[]), CAST(:vts AS date[])) "
+            "  u.data, u.vf, u.vt, :actor, :source, :reason FROM unnest(CAST(:item_id AS uuid[]), "
+            "  CAST(:section AS text[]), CAST(:key1 AS text[]), CAST(:key2 AS text[]), "
+            "  CAST(:is_unique AS boolean[]), CAST(:data AS jsonb[]), CAST(:vf AS date[]), CAST(:vt AS date[])) "
             "  AS u(item_id, section, key1, key2, is_unique, data, vf, vt) "
             "  ON CONFLICT (key1, key2) WHERE section = 'identifier' AND is_unique AND superseded_at IS NULL "
             "  AND valid_to IS NULL DO NOTHING RETURNING item_id), "
             "c AS (INSERT INTO parties.change (party_id, change_type, fields, party_version, actor, source) "
             "  VALUES (:id, 'party.created', ARRAY['*'], 1, :actor, :source)) "
-            "SELECT (SELECT created_at FROM p), (SELECT count(*) FROM i)",
+            "SELECT (SELECT created_at FROM p), (SELECT array_agg(item_id) FROM i)",
             id=party_id,
             kind=kind,
             dn=display_name,
             sk=search_key,
             bd=birth_date,
-            vf=valid_from,
+            facts_from=valid_from,
             fields=list(facts),
             vals=[_json(v) for v in facts.values()],
-            item_ids=[r.item_id for r in items],
-            sections=[r.section for r in items],
-            key1s=[r.key1 for r in items],
-            key2s=[r.key2 for r in items],
-            uniques=[r.is_unique for r in items],
-            datas=[_json(r.data) for r in items],
-            vfs=[r.valid_from for r in items],
-            vts=[r.valid_to for r in items],
+            **_item_columns(items),
             actor=who.actor,
             source=who.source,
             reason=who.reason,
         )
         created, inserted = row
-        if inserted != len(items):
-            for r in items:
-                if r.is_unique:
-                    holder = await self.identifier_holder(r.key1, r.key2)
-                    if holder is not None and holder != party_id:
-                        raise AlreadyExists(
-                            f"{r.key1} {r.key2} already belongs to party {holder}",
-                            field="identifier",
-                            existing_id=str(holder),
-                        )
-            raise AlreadyExists("an identifier already belongs to another party", field="identifier")
+        await self._report_skipped(items, [UUID(str(i)) for i in inserted or []])
         return created
 
     async def get_party(self, party_id: UUID, *, lock: bool = False) -> PartyRow:
@@ -364,22 +361,19 @@ class PartiesRepository:
             "CAST(:actor AS text[]), CAST(:source AS text[]), CAST(:reason AS text[])) "
             "ON CONFLICT (key1, key2) WHERE section = 'identifier' AND is_unique AND superseded_at IS NULL "
             "AND valid_to IS NULL DO NOTHING RETURNING item_id",
-            item_id=[r.item_id for r in rows],
+            **_item_columns(rows),
             party_id=[r.party_id for r in rows],
-            section=[r.section for r in rows],
-            key1=[r.key1 for r in rows],
-            key2=[r.key2 for r in rows],
-            is_unique=[r.is_unique for r in rows],
-            data=[_json(r.data) for r in rows],
-            vf=[r.valid_from for r in rows],
-            vt=[r.valid_to for r in rows],
             actor=[who.actor] * len(rows),
             source=[who.source] * len(rows),
             reason=[who.reason] * len(rows),
         )
+        await self._report_skipped(rows, [r[0] for r in inserted])
+
+    async def _report_skipped(self, rows: list[ItemRow], inserted: list[UUID]) -> None:
+        """ON CONFLICT skipped a row only when its unique identifier was taken meanwhile: name the holder."""
         if len(inserted) == len(rows):
             return
-        done = {r[0] for r in inserted}
+        done = set(inserted)
         for r in rows:
             if r.item_id not in done:
                 holder = await self.identifier_holder(r.key1, r.key2)
