@@ -14,7 +14,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from crm_runtime.metrics import DB_POOL_CHECKED_OUT, DB_POOL_SIZE
+from crm_runtime.metrics import DB_POOL_CHECKED_OUT, DB_POOL_MAX, DB_POOL_SIZE
 
 
 def async_url(url: str) -> str:
@@ -29,12 +29,13 @@ def create_engine(url: str, service: str, pool_size: int = 10) -> AsyncEngine:
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size,  # crm_db_pool_max_connections below must follow
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": f"crm-{service}"}},
     )
     DB_POOL_SIZE.labels(service).set(pool_size)
+    DB_POOL_MAX.labels(service).set(pool_size * 2)
     gauge = DB_POOL_CHECKED_OUT.labels(service)
     event.listen(engine.sync_engine, "checkout", lambda *_: gauge.inc())
     event.listen(engine.sync_engine, "checkin", lambda *_: gauge.dec())

@@ -27,6 +27,11 @@ DB_POOL_CHECKED_OUT = Gauge(
     "crm_db_pool_connections_in_use", "Database connections checked out of the pool.", ["service"]
 )
 DB_POOL_SIZE = Gauge("crm_db_pool_size", "Configured size of the database connection pool.", ["service"])
+DB_POOL_MAX = Gauge(
+    "crm_db_pool_max_connections",
+    "Most connections the pool will open (its size plus overflow): in use over this is the saturation.",
+    ["service"],
+)
 
 
 def start_metrics_server(port: int, host: str = "127.0.0.1") -> int:

@@ -44,7 +44,12 @@ def _runtime(settings: Settings) -> Runtime | None:
     if not settings.metrics_port:
         return None
     address = f"{settings.metrics_host}:{settings.metrics_port}"
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+    # Prometheus naming conventions (counters end in _total, durations are seconds with the unit in the
+    # name), so the SDK's metrics read like the platform's own in dashboards and alert rules.
+    prometheus = PrometheusConfig(
+        bind_address=address, counters_total_suffix=True, unit_suffix=True, durations_as_seconds=True
+    )
+    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
 
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
