@@ -5,27 +5,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv browser gen gen-check lint fmt bench clean
+.PHONY: run test venv tools gen gen-check lint fmt bench clean
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 run: $(STAMP)
 	$(BIN)/crm up
 
-test: $(STAMP) browser
+test: $(STAMP) tools
 	$(BIN)/ruff check .
 	$(BIN)/python scripts/gen_proto.py --check
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 venv: $(STAMP)
 
-# The browser tests drive Debian's Chromium (headless); installed once from Debian's registry.
-browser:
-	@command -v chromium >/dev/null || { \
-	  echo "installing Debian's chromium for the browser tests"; \
+# Debian packages some tests use: Chromium (the browser tests, headless) and Prometheus (promtool and a real
+# Prometheus for the alert rules). Installed once from Debian's registry; without Prometheus those tests
+# are reported as skipped, with the reason.
+tools:
+	@command -v chromium >/dev/null && command -v promtool >/dev/null || { \
+	  echo "installing Debian's chromium and prometheus for the tests"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium prometheus >/dev/null; }
 	@command -v chromium >/dev/null || { echo "chromium could not be installed"; exit 1; }
+	@command -v promtool >/dev/null || echo "prometheus could not be installed: the promtool tests will be skipped"
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c "import sys; assert sys.version_info[:2] == (3, 11), sys.version" || { echo "Python 3.11 is required"; exit 1; }
@@ -37,6 +40,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 gen: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py
+	$(BIN)/python -m dashboards
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
