@@ -54,6 +54,13 @@ def date_pb(d: date | str | None) -> common_pb2.Date | None:
     return common_pb2.Date(year=d.year, month=d.month, day=d.day)
 
 
+PARTY_STATUS = {
+    "active": pb.PARTY_STATUS_ACTIVE,
+    "erased": pb.PARTY_STATUS_ERASED,
+    "merged": pb.PARTY_STATUS_MERGED,
+}
+
+
 def ts_pb(t: datetime | None) -> Timestamp | None:
     if t is None:
         return None
@@ -195,7 +202,7 @@ def party_pb(state: PartyState, attribute_types: dict[str, str], group_members: 
     msg = pb.Party(
         party_id=str(p.party_id),
         kind=STR_TO_KIND[p.kind],
-        status=pb.PARTY_STATUS_ERASED if p.status == "erased" else pb.PARTY_STATUS_ACTIVE,
+        status=PARTY_STATUS[p.status],
         version=p.version,
         display_name=p.display_name,
         created_at=ts_pb(p.created_at),
@@ -243,7 +250,7 @@ def summary_pb(p: PartyRow, extras: dict[str, Any] | None = None) -> pb.PartySum
     msg = pb.PartySummary(
         party_id=str(p.party_id),
         kind=STR_TO_KIND[p.kind],
-        status=pb.PARTY_STATUS_ERASED if p.status == "erased" else pb.PARTY_STATUS_ACTIVE,
+        status=PARTY_STATUS[p.status],
         display_name=p.display_name,
         primary_phone=extras.get("phone", ""),
         primary_email=extras.get("email", ""),

@@ -32,6 +32,8 @@ TABLES = (
     "change",
     "idempotency",
     "erasure_audit",
+    "merge",
+    "not_duplicate",
 )
 
 _rng = random.Random(20261125)

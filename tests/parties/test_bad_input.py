@@ -1102,6 +1102,37 @@ CASES: list[tuple[str, str, Build, tuple[str, ...]]] = [
         lambda w: pb.AnonymizePartyRequest(party_id=NOT_UUID, erasure_id="e-1"),
         ("party_id",),
     ),
+    # -- merges ---------------------------------------------------------------------------------------
+    (
+        "merge-with-itself",
+        "MergeParties",
+        lambda w: pb.MergePartiesRequest(survivor_party_id=w.person.party_id, merged_party_id=w.person.party_id),
+        ("merged_party_id",),
+    ),
+    (
+        "merge-missing-ids",
+        "MergeParties",
+        lambda w: pb.MergePartiesRequest(merged_party_id=NOT_UUID),
+        ("survivor_party_id", "merged_party_id"),
+    ),
+    (
+        "merge-hostile-choice",
+        "MergeParties",
+        lambda w: pb.MergePartiesRequest(
+            survivor_party_id=w.person.party_id,
+            merged_party_id=w.org.party_id,
+            field_choices=[pb.FieldChoice(field="'; DROP TABLE parties.party; --" + LONG, take=pb.MERGE_SIDE_MERGED)],
+        ),
+        ("field_choices[0].field",),
+    ),
+    ("unmerge-not-uuid", "UnmergeParties", lambda w: pb.UnmergePartiesRequest(merge_id=NOT_UUID), ("merge_id",)),
+    ("list-merges-missing", "ListMerges", lambda w: pb.ListMergesRequest(), ("party_id",)),
+    (
+        "not-duplicate-same",
+        "MarkNotDuplicate",
+        lambda w: pb.MarkNotDuplicateRequest(party_id=w.person.party_id, other_party_id=w.person.party_id),
+        ("other_party_id",),
+    ),
 ]
 
 

@@ -2,9 +2,10 @@
 
 from services.parties.app.attributes import AttributesMixin
 from services.parties.app.importer import ImportMixin
+from services.parties.app.merges import MergesMixin
 
 
-class PartiesApp(ImportMixin, AttributesMixin):
+class PartiesApp(MergesMixin, ImportMixin, AttributesMixin):
     """Everything the parties service does, independent of the transport that calls it."""
 
 

@@ -30,6 +30,15 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
+class PartyMerged(FailedPrecondition):
+    """A read reached a tombstone. Reads that can answer with the survivor catch it and do; anything else
+    reports it as the state conflict it is."""
+
+    def __init__(self, party_id: UUID, survivor: UUID) -> None:
+        super().__init__(f"party {party_id} was merged into party {survivor}")
+        self.survivor = survivor
+
+
 class AppBase:
     def __init__(self, engine: AsyncEngine, *, temporal: Any = None, settings: Any = None) -> None:
         self.engine = engine
@@ -103,6 +112,8 @@ class AppBase:
             raise Aborted(f"party {party_id} is at version {party.version}, not {expected_version}: re-read and retry")
         if party.status == "erased":
             raise FailedPrecondition(f"party {party_id} has been erased and can no longer change")
+        if party.status == "merged":
+            raise FailedPrecondition(f"party {party_id} was merged into another party: change the survivor")
         return party
 
     async def read_state(
@@ -113,6 +124,16 @@ class AppBase:
         )
         if party.created_at > known_at:
             raise NotFound(f"party {party_id} was not yet known at {known_at.isoformat()}")
+        if party.status == "merged":
+            from services.parties.store.merges import MergeStore
+
+            store = MergeStore(repo)
+            merged_at = await store.merged_at(party_id)
+            # Read as known before the merge, the party is still itself.
+            if merged_at is not None and known_at >= merged_at:
+                survivor = await store.survivor_of(party_id)
+                if survivor is not None:
+                    raise PartyMerged(party_id, survivor)
         state = PartyState(party=party, facts=facts, items=items)
         if party.status != "erased" and (day != today() or known_at < party.updated_at):
             # A historical read names the party as it was named then (and before its names were valid,

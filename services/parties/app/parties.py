@@ -12,7 +12,7 @@ from uuid import UUID
 from crm.parties.v1 import parties_pb2 as pb
 from crm_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Violations
 from services.parties import convert, validation
-from services.parties.app.base import AppBase, today
+from services.parties.app.base import AppBase, PartyMerged, today
 from services.parties.domain import contacts, identifiers, names
 from services.parties.domain.errors import DomainValueError
 from services.parties.metrics import PARTY_CHANGES, SEARCHES
@@ -266,7 +266,12 @@ class PartiesMixin(AppBase):
         v.raise_if_any()
         assert pid is not None
         async with self.reader() as repo:
-            return pb.GetPartyResponse(party=await self.party_message(repo, pid, day, known))
+            try:
+                return pb.GetPartyResponse(party=await self.party_message(repo, pid, day, known))
+            except PartyMerged as merged:
+                # A tombstone answers with its survivor, so other services' references keep working.
+                party = await self.party_message(repo, merged.survivor, day, known)
+                return pb.GetPartyResponse(party=party, merged_party_id=str(pid))
 
     # -- update -----------------------------------------------------------------------------------
 
@@ -518,6 +523,8 @@ class PartiesMixin(AppBase):
             raise NotFound(f"{path}: party {party_id} not found") from exc
         if party.status == "erased":
             raise FailedPrecondition(f"{path}: party {party_id} has been erased")
+        if party.status == "merged":
+            raise FailedPrecondition(f"{path}: party {party_id} was merged into another party")
         return party
 
 

@@ -697,7 +697,7 @@ class PartiesRepository:
         limit: int,
         offset: int,
     ) -> tuple[list[Any], int]:
-        where = ["true"]
+        where = ["p.status <> 'merged'"]
         params: dict[str, Any] = {}
         if party_ids is not None:
             where.append("p.party_id = ANY(:ids)")

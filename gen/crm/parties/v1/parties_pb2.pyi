@@ -57,6 +57,8 @@ class _PartyStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PartyStat
     PARTY_STATUS_ACTIVE: _PartyStatus.ValueType  # 1
     PARTY_STATUS_ERASED: _PartyStatus.ValueType  # 2
     """Personal data anonymized; the record and its history's shape remain."""
+    PARTY_STATUS_MERGED: _PartyStatus.ValueType  # 3
+    """Merged into another party (a tombstone): reads answer with the survivor."""
 
 class PartyStatus(_PartyStatus, metaclass=_PartyStatusEnumTypeWrapper): ...
 
@@ -64,7 +66,69 @@ PARTY_STATUS_UNSPECIFIED: PartyStatus.ValueType  # 0
 PARTY_STATUS_ACTIVE: PartyStatus.ValueType  # 1
 PARTY_STATUS_ERASED: PartyStatus.ValueType  # 2
 """Personal data anonymized; the record and its history's shape remain."""
+PARTY_STATUS_MERGED: PartyStatus.ValueType  # 3
+"""Merged into another party (a tombstone): reads answer with the survivor."""
 Global___PartyStatus: _TypeAlias = PartyStatus  # noqa: Y015
+
+class _SurvivorshipRule:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SurvivorshipRuleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SurvivorshipRule.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SURVIVORSHIP_RULE_UNSPECIFIED: _SurvivorshipRule.ValueType  # 0
+    SURVIVORSHIP_RULE_MOST_RECENT: _SurvivorshipRule.ValueType  # 1
+    """The value recorded most recently wins (the default)."""
+    SURVIVORSHIP_RULE_MOST_TRUSTED_SOURCE: _SurvivorshipRule.ValueType  # 2
+    """The value from the most trusted source wins (trusted_sources ranks them); ties go to the most recent."""
+    SURVIVORSHIP_RULE_SURVIVOR: _SurvivorshipRule.ValueType  # 3
+    """The survivor keeps its values; the merged party's values only fill the survivor's gaps."""
+
+class SurvivorshipRule(_SurvivorshipRule, metaclass=_SurvivorshipRuleEnumTypeWrapper):
+    """How a merge picks each field's value when the caller does not choose it."""
+
+SURVIVORSHIP_RULE_UNSPECIFIED: SurvivorshipRule.ValueType  # 0
+SURVIVORSHIP_RULE_MOST_RECENT: SurvivorshipRule.ValueType  # 1
+"""The value recorded most recently wins (the default)."""
+SURVIVORSHIP_RULE_MOST_TRUSTED_SOURCE: SurvivorshipRule.ValueType  # 2
+"""The value from the most trusted source wins (trusted_sources ranks them); ties go to the most recent."""
+SURVIVORSHIP_RULE_SURVIVOR: SurvivorshipRule.ValueType  # 3
+"""The survivor keeps its values; the merged party's values only fill the survivor's gaps."""
+Global___SurvivorshipRule: _TypeAlias = SurvivorshipRule  # noqa: Y015
+
+class _MergeSide:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MergeSideEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MergeSide.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MERGE_SIDE_UNSPECIFIED: _MergeSide.ValueType  # 0
+    MERGE_SIDE_SURVIVOR: _MergeSide.ValueType  # 1
+    MERGE_SIDE_MERGED: _MergeSide.ValueType  # 2
+
+class MergeSide(_MergeSide, metaclass=_MergeSideEnumTypeWrapper): ...
+
+MERGE_SIDE_UNSPECIFIED: MergeSide.ValueType  # 0
+MERGE_SIDE_SURVIVOR: MergeSide.ValueType  # 1
+MERGE_SIDE_MERGED: MergeSide.ValueType  # 2
+Global___MergeSide: _TypeAlias = MergeSide  # noqa: Y015
+
+class _MergeState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MergeStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MergeState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MERGE_STATE_UNSPECIFIED: _MergeState.ValueType  # 0
+    MERGE_STATE_MERGED: _MergeState.ValueType  # 1
+    MERGE_STATE_UNMERGED: _MergeState.ValueType  # 2
+
+class MergeState(_MergeState, metaclass=_MergeStateEnumTypeWrapper): ...
+
+MERGE_STATE_UNSPECIFIED: MergeState.ValueType  # 0
+MERGE_STATE_MERGED: MergeState.ValueType  # 1
+MERGE_STATE_UNMERGED: MergeState.ValueType  # 2
+Global___MergeState: _TypeAlias = MergeState  # noqa: Y015
 
 class _Gender:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -1427,16 +1491,20 @@ class GetPartyResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PARTY_FIELD_NUMBER: _builtins.int
+    MERGED_PARTY_ID_FIELD_NUMBER: _builtins.int
+    merged_party_id: _builtins.str
+    """Set when the party asked for was merged away: its id (party is then the survivor it points at)."""
     @_builtins.property
     def party(self) -> Global___Party: ...
     def __init__(
         self,
         *,
         party: Global___Party | None = ...,
+        merged_party_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["party", b"party"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["party", b"party"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merged_party_id", b"merged_party_id", "party", b"party"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3471,3 +3539,349 @@ class AnonymizePartyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AnonymizePartyResponse: _TypeAlias = AnonymizePartyResponse  # noqa: Y015
+
+@_typing.final
+class FieldChoice(_message.Message):
+    """---------------------------------------------------------------------------------------------
+    Merges
+    ---------------------------------------------------------------------------------------------
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    TAKE_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """A profile field as GetFieldHistory names it, e.g. "person.last_name", "attributes.segment"."""
+    take: Global___MergeSide.ValueType
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        take: Global___MergeSide.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "take", b"take"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FieldChoice: _TypeAlias = FieldChoice  # noqa: Y015
+
+@_typing.final
+class MergePartiesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SURVIVOR_PARTY_ID_FIELD_NUMBER: _builtins.int
+    MERGED_PARTY_ID_FIELD_NUMBER: _builtins.int
+    DEFAULT_RULE_FIELD_NUMBER: _builtins.int
+    FIELD_CHOICES_FIELD_NUMBER: _builtins.int
+    TRUSTED_SOURCES_FIELD_NUMBER: _builtins.int
+    SURVIVOR_EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    MERGED_EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    survivor_party_id: _builtins.str
+    merged_party_id: _builtins.str
+    default_rule: Global___SurvivorshipRule.ValueType
+    """Defaults to MOST_RECENT."""
+    survivor_expected_version: _builtins.int
+    """When non-zero, the merge is refused with ABORTED unless the party is at this version."""
+    merged_expected_version: _builtins.int
+    @_builtins.property
+    def field_choices(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldChoice]:
+        """Manual choices; they win over the rule."""
+
+    @_builtins.property
+    def trusted_sources(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """For MOST_TRUSTED_SOURCE: source systems, most trusted first (a source not listed ranks last)."""
+
+    @_builtins.property
+    def context(self) -> _common_pb2.ChangeContext: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        survivor_party_id: _builtins.str = ...,
+        merged_party_id: _builtins.str = ...,
+        default_rule: Global___SurvivorshipRule.ValueType = ...,
+        field_choices: _abc.Iterable[Global___FieldChoice] | None = ...,
+        trusted_sources: _abc.Iterable[_builtins.str] | None = ...,
+        survivor_expected_version: _builtins.int = ...,
+        merged_expected_version: _builtins.int = ...,
+        context: _common_pb2.ChangeContext | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "default_rule", b"default_rule", "field_choices", b"field_choices", "merged_expected_version", b"merged_expected_version", "merged_party_id", b"merged_party_id", "request_id", b"request_id", "survivor_expected_version", b"survivor_expected_version", "survivor_party_id", b"survivor_party_id", "trusted_sources", b"trusted_sources"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergePartiesRequest: _TypeAlias = MergePartiesRequest  # noqa: Y015
+
+@_typing.final
+class FieldDecision(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    TAKEN_FROM_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    taken_from: Global___MergeSide.ValueType
+    rule: _builtins.str
+    """"manual", "most_recent", "most_trusted_source", "survivor", or "only_value" (one side had none)."""
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        taken_from: Global___MergeSide.ValueType = ...,
+        rule: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "rule", b"rule", "taken_from", b"taken_from"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FieldDecision: _TypeAlias = FieldDecision  # noqa: Y015
+
+@_typing.final
+class Merge(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MovedEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    MERGE_ID_FIELD_NUMBER: _builtins.int
+    SURVIVOR_PARTY_ID_FIELD_NUMBER: _builtins.int
+    MERGED_PARTY_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    DECISIONS_FIELD_NUMBER: _builtins.int
+    MOVED_FIELD_NUMBER: _builtins.int
+    MERGED_AT_FIELD_NUMBER: _builtins.int
+    MERGED_BY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    UNMERGED_AT_FIELD_NUMBER: _builtins.int
+    UNMERGED_BY_FIELD_NUMBER: _builtins.int
+    UNMERGE_REASON_FIELD_NUMBER: _builtins.int
+    merge_id: _builtins.str
+    survivor_party_id: _builtins.str
+    merged_party_id: _builtins.str
+    state: Global___MergeState.ValueType
+    merged_by: _builtins.str
+    reason: _builtins.str
+    unmerged_by: _builtins.str
+    unmerge_reason: _builtins.str
+    @_builtins.property
+    def decisions(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldDecision]:
+        """The fields whose values differed, and where each value came from."""
+
+    @_builtins.property
+    def moved(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """What moved from the merged party to the survivor, by kind ("identifier", "contact_point", "role",
+        "consent", "ownership", "relationship"); duplicates of the survivor's own items stay behind.
+        """
+
+    @_builtins.property
+    def merged_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def unmerged_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        merge_id: _builtins.str = ...,
+        survivor_party_id: _builtins.str = ...,
+        merged_party_id: _builtins.str = ...,
+        state: Global___MergeState.ValueType = ...,
+        decisions: _abc.Iterable[Global___FieldDecision] | None = ...,
+        moved: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        merged_at: _timestamp_pb2.Timestamp | None = ...,
+        merged_by: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        unmerged_at: _timestamp_pb2.Timestamp | None = ...,
+        unmerged_by: _builtins.str = ...,
+        unmerge_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["merged_at", b"merged_at", "unmerged_at", b"unmerged_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decisions", b"decisions", "merge_id", b"merge_id", "merged_at", b"merged_at", "merged_by", b"merged_by", "merged_party_id", b"merged_party_id", "moved", b"moved", "reason", b"reason", "state", b"state", "survivor_party_id", b"survivor_party_id", "unmerge_reason", b"unmerge_reason", "unmerged_at", b"unmerged_at", "unmerged_by", b"unmerged_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Merge: _TypeAlias = Merge  # noqa: Y015
+
+@_typing.final
+class MergePartiesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERGE_FIELD_NUMBER: _builtins.int
+    SURVIVOR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def merge(self) -> Global___Merge: ...
+    @_builtins.property
+    def survivor(self) -> Global___Party: ...
+    def __init__(
+        self,
+        *,
+        merge: Global___Merge | None = ...,
+        survivor: Global___Party | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["merge", b"merge", "survivor", b"survivor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merge", b"merge", "survivor", b"survivor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergePartiesResponse: _TypeAlias = MergePartiesResponse  # noqa: Y015
+
+@_typing.final
+class UnmergePartiesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    MERGE_ID_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    merge_id: _builtins.str
+    @_builtins.property
+    def context(self) -> _common_pb2.ChangeContext: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        merge_id: _builtins.str = ...,
+        context: _common_pb2.ChangeContext | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "merge_id", b"merge_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnmergePartiesRequest: _TypeAlias = UnmergePartiesRequest  # noqa: Y015
+
+@_typing.final
+class UnmergePartiesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERGE_FIELD_NUMBER: _builtins.int
+    SURVIVOR_FIELD_NUMBER: _builtins.int
+    RESTORED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def merge(self) -> Global___Merge: ...
+    @_builtins.property
+    def survivor(self) -> Global___Party: ...
+    @_builtins.property
+    def restored(self) -> Global___Party: ...
+    def __init__(
+        self,
+        *,
+        merge: Global___Merge | None = ...,
+        survivor: Global___Party | None = ...,
+        restored: Global___Party | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["merge", b"merge", "restored", b"restored", "survivor", b"survivor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merge", b"merge", "restored", b"restored", "survivor", b"survivor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnmergePartiesResponse: _TypeAlias = UnmergePartiesResponse  # noqa: Y015
+
+@_typing.final
+class ListMergesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTY_ID_FIELD_NUMBER: _builtins.int
+    party_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        party_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["party_id", b"party_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMergesRequest: _TypeAlias = ListMergesRequest  # noqa: Y015
+
+@_typing.final
+class ListMergesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def merges(self) -> _containers.RepeatedCompositeFieldContainer[Global___Merge]: ...
+    def __init__(
+        self,
+        *,
+        merges: _abc.Iterable[Global___Merge] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merges", b"merges"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMergesResponse: _TypeAlias = ListMergesResponse  # noqa: Y015
+
+@_typing.final
+class MarkNotDuplicateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTY_ID_FIELD_NUMBER: _builtins.int
+    OTHER_PARTY_ID_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
+    party_id: _builtins.str
+    other_party_id: _builtins.str
+    @_builtins.property
+    def context(self) -> _common_pb2.ChangeContext: ...
+    def __init__(
+        self,
+        *,
+        party_id: _builtins.str = ...,
+        other_party_id: _builtins.str = ...,
+        context: _common_pb2.ChangeContext | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "other_party_id", b"other_party_id", "party_id", b"party_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarkNotDuplicateRequest: _TypeAlias = MarkNotDuplicateRequest  # noqa: Y015
+
+@_typing.final
+class MarkNotDuplicateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarkNotDuplicateResponse: _TypeAlias = MarkNotDuplicateResponse  # noqa: Y015

@@ -219,6 +219,26 @@ class PartiesServiceStub:
                 request_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.AnonymizePartyRequest.SerializeToString,
                 response_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.AnonymizePartyResponse.FromString,
                 _registered_method=True)
+        self.MergeParties = channel.unary_unary(
+                '/crm.parties.v1.PartiesService/MergeParties',
+                request_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.MergePartiesRequest.SerializeToString,
+                response_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.MergePartiesResponse.FromString,
+                _registered_method=True)
+        self.UnmergeParties = channel.unary_unary(
+                '/crm.parties.v1.PartiesService/UnmergeParties',
+                request_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.UnmergePartiesRequest.SerializeToString,
+                response_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.UnmergePartiesResponse.FromString,
+                _registered_method=True)
+        self.ListMerges = channel.unary_unary(
+                '/crm.parties.v1.PartiesService/ListMerges',
+                request_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.ListMergesRequest.SerializeToString,
+                response_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.ListMergesResponse.FromString,
+                _registered_method=True)
+        self.MarkNotDuplicate = channel.unary_unary(
+                '/crm.parties.v1.PartiesService/MarkNotDuplicate',
+                request_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.MarkNotDuplicateRequest.SerializeToString,
+                response_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.MarkNotDuplicateResponse.FromString,
+                _registered_method=True)
 
 
 class PartiesServiceServicer:
@@ -457,6 +477,36 @@ class PartiesServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MergeParties(self, request, context):
+        """Merges a duplicate into a survivor: fields by survivorship rules (or the caller's choices); roles,
+        relationships, identifiers, contact points, consents and vehicle ownerships move to the survivor;
+        both histories are kept. The merged party becomes a tombstone: reading it answers with the survivor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnmergeParties(self, request, context):
+        """Undoes a merge: both parties read exactly as before it, and the pair is remembered as not duplicate.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMerges(self, request, context):
+        """The merges a party took part in (as survivor or as merged party), newest first: the audit trail.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkNotDuplicate(self, request, context):
+        """Records that two parties are distinct people or organizations: no duplicate case opens for the pair.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PartiesServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -634,6 +684,26 @@ def add_PartiesServiceServicer_to_server(servicer, server):
                     servicer.AnonymizeParty,
                     request_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.AnonymizePartyRequest.FromString,
                     response_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.AnonymizePartyResponse.SerializeToString,
+            ),
+            'MergeParties': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeParties,
+                    request_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.MergePartiesRequest.FromString,
+                    response_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.MergePartiesResponse.SerializeToString,
+            ),
+            'UnmergeParties': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnmergeParties,
+                    request_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.UnmergePartiesRequest.FromString,
+                    response_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.UnmergePartiesResponse.SerializeToString,
+            ),
+            'ListMerges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMerges,
+                    request_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.ListMergesRequest.FromString,
+                    response_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.ListMergesResponse.SerializeToString,
+            ),
+            'MarkNotDuplicate': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkNotDuplicate,
+                    request_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.MarkNotDuplicateRequest.FromString,
+                    response_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.MarkNotDuplicateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1591,6 +1661,114 @@ class PartiesService:
             '/crm.parties.v1.PartiesService/AnonymizeParty',
             crm_dot_parties_dot_v1_dot_parties__pb2.AnonymizePartyRequest.SerializeToString,
             crm_dot_parties_dot_v1_dot_parties__pb2.AnonymizePartyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeParties(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.parties.v1.PartiesService/MergeParties',
+            crm_dot_parties_dot_v1_dot_parties__pb2.MergePartiesRequest.SerializeToString,
+            crm_dot_parties_dot_v1_dot_parties__pb2.MergePartiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnmergeParties(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.parties.v1.PartiesService/UnmergeParties',
+            crm_dot_parties_dot_v1_dot_parties__pb2.UnmergePartiesRequest.SerializeToString,
+            crm_dot_parties_dot_v1_dot_parties__pb2.UnmergePartiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMerges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.parties.v1.PartiesService/ListMerges',
+            crm_dot_parties_dot_v1_dot_parties__pb2.ListMergesRequest.SerializeToString,
+            crm_dot_parties_dot_v1_dot_parties__pb2.ListMergesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkNotDuplicate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.parties.v1.PartiesService/MarkNotDuplicate',
+            crm_dot_parties_dot_v1_dot_parties__pb2.MarkNotDuplicateRequest.SerializeToString,
+            crm_dot_parties_dot_v1_dot_parties__pb2.MarkNotDuplicateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -93,6 +93,17 @@ class PartiesServiceStub:
     GetErasureStatus: _grpc.UnaryUnaryMultiCallable[_parties_pb2.GetErasureStatusRequest, _parties_pb2.GetErasureStatusResponse]
     AnonymizeParty: _grpc.UnaryUnaryMultiCallable[_parties_pb2.AnonymizePartyRequest, _parties_pb2.AnonymizePartyResponse]
     """Anonymizes a person's personal data everywhere in the service, history included. Idempotent."""
+    MergeParties: _grpc.UnaryUnaryMultiCallable[_parties_pb2.MergePartiesRequest, _parties_pb2.MergePartiesResponse]
+    """Merges a duplicate into a survivor: fields by survivorship rules (or the caller's choices); roles,
+    relationships, identifiers, contact points, consents and vehicle ownerships move to the survivor;
+    both histories are kept. The merged party becomes a tombstone: reading it answers with the survivor.
+    """
+    UnmergeParties: _grpc.UnaryUnaryMultiCallable[_parties_pb2.UnmergePartiesRequest, _parties_pb2.UnmergePartiesResponse]
+    """Undoes a merge: both parties read exactly as before it, and the pair is remembered as not duplicate."""
+    ListMerges: _grpc.UnaryUnaryMultiCallable[_parties_pb2.ListMergesRequest, _parties_pb2.ListMergesResponse]
+    """The merges a party took part in (as survivor or as merged party), newest first: the audit trail."""
+    MarkNotDuplicate: _grpc.UnaryUnaryMultiCallable[_parties_pb2.MarkNotDuplicateRequest, _parties_pb2.MarkNotDuplicateResponse]
+    """Records that two parties are distinct people or organizations: no duplicate case opens for the pair."""
 
 @_typing.type_check_only
 class PartiesServiceAsyncStub(PartiesServiceStub):
@@ -159,6 +170,17 @@ class PartiesServiceAsyncStub(PartiesServiceStub):
     GetErasureStatus: _aio.UnaryUnaryMultiCallable[_parties_pb2.GetErasureStatusRequest, _parties_pb2.GetErasureStatusResponse]  # type: ignore[assignment]
     AnonymizeParty: _aio.UnaryUnaryMultiCallable[_parties_pb2.AnonymizePartyRequest, _parties_pb2.AnonymizePartyResponse]  # type: ignore[assignment]
     """Anonymizes a person's personal data everywhere in the service, history included. Idempotent."""
+    MergeParties: _aio.UnaryUnaryMultiCallable[_parties_pb2.MergePartiesRequest, _parties_pb2.MergePartiesResponse]  # type: ignore[assignment]
+    """Merges a duplicate into a survivor: fields by survivorship rules (or the caller's choices); roles,
+    relationships, identifiers, contact points, consents and vehicle ownerships move to the survivor;
+    both histories are kept. The merged party becomes a tombstone: reading it answers with the survivor.
+    """
+    UnmergeParties: _aio.UnaryUnaryMultiCallable[_parties_pb2.UnmergePartiesRequest, _parties_pb2.UnmergePartiesResponse]  # type: ignore[assignment]
+    """Undoes a merge: both parties read exactly as before it, and the pair is remembered as not duplicate."""
+    ListMerges: _aio.UnaryUnaryMultiCallable[_parties_pb2.ListMergesRequest, _parties_pb2.ListMergesResponse]  # type: ignore[assignment]
+    """The merges a party took part in (as survivor or as merged party), newest first: the audit trail."""
+    MarkNotDuplicate: _aio.UnaryUnaryMultiCallable[_parties_pb2.MarkNotDuplicateRequest, _parties_pb2.MarkNotDuplicateResponse]  # type: ignore[assignment]
+    """Records that two parties are distinct people or organizations: no duplicate case opens for the pair."""
 
 class PartiesServiceServicer(metaclass=_abc_1.ABCMeta):
     """The single register of everyone the company deals with: persons, organizations and groups, with
@@ -432,5 +454,40 @@ class PartiesServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_parties_pb2.AnonymizePartyResponse, _abc.Awaitable[_parties_pb2.AnonymizePartyResponse]]:
         """Anonymizes a person's personal data everywhere in the service, history included. Idempotent."""
+
+    @_abc_1.abstractmethod
+    def MergeParties(
+        self,
+        request: _parties_pb2.MergePartiesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_parties_pb2.MergePartiesResponse, _abc.Awaitable[_parties_pb2.MergePartiesResponse]]:
+        """Merges a duplicate into a survivor: fields by survivorship rules (or the caller's choices); roles,
+        relationships, identifiers, contact points, consents and vehicle ownerships move to the survivor;
+        both histories are kept. The merged party becomes a tombstone: reading it answers with the survivor.
+        """
+
+    @_abc_1.abstractmethod
+    def UnmergeParties(
+        self,
+        request: _parties_pb2.UnmergePartiesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_parties_pb2.UnmergePartiesResponse, _abc.Awaitable[_parties_pb2.UnmergePartiesResponse]]:
+        """Undoes a merge: both parties read exactly as before it, and the pair is remembered as not duplicate."""
+
+    @_abc_1.abstractmethod
+    def ListMerges(
+        self,
+        request: _parties_pb2.ListMergesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_parties_pb2.ListMergesResponse, _abc.Awaitable[_parties_pb2.ListMergesResponse]]:
+        """The merges a party took part in (as survivor or as merged party), newest first: the audit trail."""
+
+    @_abc_1.abstractmethod
+    def MarkNotDuplicate(
+        self,
+        request: _parties_pb2.MarkNotDuplicateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_parties_pb2.MarkNotDuplicateResponse, _abc.Awaitable[_parties_pb2.MarkNotDuplicateResponse]]:
+        """Records that two parties are distinct people or organizations: no duplicate case opens for the pair."""
 
 def add_PartiesServiceServicer_to_server(servicer: PartiesServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
