@@ -1,0 +1,1 @@
+"""The commissions service: compensation plans, credits, calculation runs, statements and dashboards."""

@@ -1,0 +1,1 @@
+"""Tests of the commissions domain core (pure: no database, no gRPC)."""
