@@ -7,7 +7,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = [["bench.parties_bench", "--out", "bench/results/parties.json"]]
+BENCHES = [
+    ["bench.parties_bench", "--out", "bench/results/parties.json"],
+    ["bench.dedup_bench", "--sizes", "100000,1000000", "--out", "bench/results/dedup.json"],
+    ["bench.commissions_bench", "--out", "bench/results/commissions.json"],
+]
 
 
 def main() -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,14 @@ class NotFound(DomainError):
 
 
 class AlreadyExists(DomainError):
-    def __init__(self, message: str, *, field: str = "", existing_id: str = "") -> None:
+    """`detail`: an optional protobuf message sent along in the status details (e.g. the evidence that a
+    new party duplicates the existing one)."""
+
+    def __init__(self, message: str, *, field: str = "", existing_id: str = "", detail: Any = None) -> None:
         super().__init__(message)
         self.field = field
         self.existing_id = existing_id
+        self.detail = detail
 
 
 class FailedPrecondition(DomainError):

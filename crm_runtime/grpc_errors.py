@@ -52,6 +52,10 @@ def to_status(error: DomainError) -> tuple[grpc.StatusCode, grpc.Status]:
         packed = any_pb2.Any()
         packed.Pack(info)
         status.details.append(packed)
+        if error.detail is not None:
+            extra = any_pb2.Any()
+            extra.Pack(error.detail)
+            status.details.append(extra)
     return grpc_code, rpc_status.to_status(status)
 
 

@@ -13,7 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Where the local stack keeps its data (database cluster, dev keys, Temporal's database).
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".crm"
 
-ROLES = ("admin", "data_steward", "agent", "marketer", "sales", "manager", "finance")
+ROLES = ("admin", "data_steward", "senior_data_steward", "agent", "marketer", "sales", "manager", "finance")
 
 
 class Settings(BaseSettings):
@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     state_dir: Path = DEFAULT_STATE_DIR
     erasure_grace_period_days: float = Field(default=30.0, ge=0)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    # Duplicate prevention (parties). Thresholds are in bits of evidence; unset, the trained defaults of
+    # the matcher's parameters apply. A score at or above the match threshold is refused on create, one
+    # at or above the possible threshold opens a review case.
+    duplicate_match_threshold: float | None = Field(default=None, ge=-100, le=200)
+    duplicate_possible_threshold: float | None = Field(default=None, ge=-100, le=200)
+    # A blocking key shared by more parties than this is skipped (and reported), not compared.
+    duplicate_max_block_size: int = Field(default=1000, ge=10, le=100_000)
+    # Review cases: remind after this long without a decision, escalate to a senior steward after that.
+    duplicate_review_reminder_hours: float = Field(default=48.0, gt=0)
+    duplicate_review_escalation_hours: float = Field(default=120.0, gt=0)
 
     @field_validator("database_url", "parties_database_url")
     @classmethod

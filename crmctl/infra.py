@@ -23,6 +23,9 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "CrmPartyId": "Keyword",
     "CrmStatus": "Keyword",
     "CrmKind": "Keyword",
+    # Duplicate review cases: both parties' ids, and the match score, to find cases in the Temporal UI.
+    "CrmPartyIds": "KeywordList",
+    "CrmScore": "Double",
 }
 
 SERVICE_DATABASES = ("parties",)

@@ -31,7 +31,7 @@ SOURCE = "gateway"
 ANY_ROLE = ROLES
 EDITORS = ("admin", "data_steward", "agent", "sales", "manager")
 CATALOGUE_ADMINS = ("admin",)
-DATA_OFFICERS = ("admin", "data_steward")
+DATA_OFFICERS = ("admin", "data_steward", "senior_data_steward")
 
 
 def load_or_create_secret(settings: Settings) -> str:

@@ -62,7 +62,10 @@ def to_data(message: Message) -> dict[str, Any]:
             out[field.name] = None
             continue
         value = getattr(message, field.name)
-        if field.is_repeated:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            value_field = field.message_type.fields_by_name["value"]
+            out[field.name] = {key: _value_to_data(value_field, item) for key, item in value.items()}
+        elif field.is_repeated:
             out[field.name] = [_value_to_data(field, item) for item in value]
         elif field.type == FieldDescriptor.TYPE_MESSAGE and not message.HasField(field.name):
             out[field.name] = None

@@ -8,7 +8,7 @@ retry policy can tell a bad request (never worth retrying) from an outage (retry
 from __future__ import annotations
 
 from datetime import UTC
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import grpc
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
@@ -44,6 +44,35 @@ class AnonymizeResult(TypedDict):
     records_anonymized: int
     #: ISO 8601 UTC.
     erased_at: str
+
+
+class ResolveInput(TypedDict):
+    request_id: str
+    case_id: str
+    #: "merge" or "not_duplicate".
+    resolution: str
+    survivor_party_id: str
+    default_rule: int
+    #: [{"field": ..., "take": MergeSide number}]
+    field_choices: list[dict[str, Any]]
+    trusted_sources: list[str]
+    actor: str
+    source: str
+    reason: str
+
+
+class SlaInput(TypedDict):
+    case_id: str
+    #: "reminded" or "escalated".
+    stage: str
+
+
+class CaseSummary(TypedDict):
+    case_id: str
+    #: "open", "merged", "not_duplicate" or "withdrawn".
+    status: str
+    merge_id: str
+    decided_by: str
 
 
 def rpc_error(method: str, exc: grpc.aio.AioRpcError) -> ApplicationError:
@@ -100,3 +129,64 @@ class PartiesActivities:
             records_anonymized=resp.records_anonymized,
             erased_at=resp.erased_at.ToDatetime(tzinfo=UTC).isoformat(),
         )
+
+    # -- duplicate review ------------------------------------------------------------------------------
+
+    @activity.defn(name="resolve_duplicate_case")
+    async def resolve_duplicate_case(self, request: ResolveInput) -> CaseSummary:
+        """Applies a steward's decision; the request id is fixed per workflow run, so a retry after a lost
+        reply returns the first answer instead of merging twice."""
+        choices = [pb.FieldChoice(field=c["field"], take=c["take"]) for c in request.get("field_choices", [])]
+        try:
+            resp = await self._parties().ResolveDuplicateCase(
+                pb.ResolveDuplicateCaseRequest(
+                    request_id=request["request_id"],
+                    case_id=request["case_id"],
+                    resolution=RESOLUTIONS[request["resolution"]],
+                    survivor_party_id=request.get("survivor_party_id", ""),
+                    default_rule=request.get("default_rule", 0),
+                    field_choices=choices,
+                    trusted_sources=request.get("trusted_sources", []),
+                    context=common_pb2.ChangeContext(
+                        actor=request["actor"], source=request.get("source", ""), reason=request.get("reason", "")
+                    ),
+                ),
+                timeout=RPC_TIMEOUT_SECONDS,
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise rpc_error("ResolveDuplicateCase", exc) from exc
+        return case_summary(resp.case)
+
+    @activity.defn(name="note_duplicate_case_sla")
+    async def note_duplicate_case_sla(self, request: SlaInput) -> CaseSummary:
+        """Records a reminder or an escalation on the case (shown in the stewards' lists) and returns the
+        case, whose status tells the workflow whether the question still stands."""
+        stage = {
+            "reminded": pb.DUPLICATE_CASE_SLA_STAGE_REMINDED,
+            "escalated": pb.DUPLICATE_CASE_SLA_STAGE_ESCALATED,
+        }[request["stage"]]
+        try:
+            resp = await self._parties().NoteDuplicateCaseSla(
+                pb.NoteDuplicateCaseSlaRequest(case_id=request["case_id"], stage=stage), timeout=RPC_TIMEOUT_SECONDS
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise rpc_error("NoteDuplicateCaseSla", exc) from exc
+        activity.logger.warning(
+            "duplicate case %s: %s", request["stage"], request["case_id"], extra={"case_id": request["case_id"]}
+        )
+        return case_summary(resp.case)
+
+
+RESOLUTIONS = {
+    "merge": pb.DUPLICATE_CASE_RESOLUTION_MERGE,
+    "not_duplicate": pb.DUPLICATE_CASE_RESOLUTION_NOT_DUPLICATE,
+}
+
+
+def case_summary(case: pb.DuplicateCase) -> CaseSummary:
+    return CaseSummary(
+        case_id=case.case_id,
+        status=pb.DuplicateCaseStatus.Name(case.status).removeprefix("DUPLICATE_CASE_STATUS_").lower(),
+        merge_id=case.merge_id,
+        decided_by=case.decided_by,
+    )

@@ -22,11 +22,12 @@ from temporalio.worker import Worker
 
 from crm_runtime.settings import Settings
 from workflows.activities import PartiesActivities
+from workflows.duplicate_review import DuplicateReviewWorkflow
 from workflows.erasure import PartyErasureWorkflow
 
 log = logging.getLogger("crm.worker")
 
-ALL_WORKFLOWS: Sequence[type] = (PartyErasureWorkflow,)
+ALL_WORKFLOWS: Sequence[type] = (PartyErasureWorkflow, DuplicateReviewWorkflow)
 #: How long running activities may take to finish after a stop request before they are cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
@@ -34,7 +35,7 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 def build_activities(settings: Settings) -> tuple[list[Any], list[PartiesActivities]]:
     """The activity callables for a Worker, and the objects holding connections (to close on stop)."""
     parties = PartiesActivities(settings)
-    return [parties.anonymize_party], [parties]
+    return [parties.anonymize_party, parties.resolve_duplicate_case, parties.note_duplicate_case_sla], [parties]
 
 
 def _runtime(settings: Settings) -> Runtime | None:

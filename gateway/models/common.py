@@ -95,6 +95,12 @@ ConsentStatus = api_enum(pb.ConsentStatus)
 OwnershipType = api_enum(pb.OwnershipType)
 SearchOrder = api_enum(pb.SearchOrder)
 ErasureState = api_enum(pb.ErasureState)
+SurvivorshipRule = api_enum(pb.SurvivorshipRule)
+MergeSide = api_enum(pb.MergeSide)
+MergeState = api_enum(pb.MergeState)
+DuplicateDecision = api_enum(pb.DuplicateDecision)
+DuplicateCaseStatus = api_enum(pb.DuplicateCaseStatus)
+DuplicateCaseResolution = api_enum(pb.DuplicateCaseResolution)
 
 
 class Validity(Output):

@@ -64,6 +64,10 @@ async def get_party(
     if known_at is not None:
         ts_pb(known_at, request.known_at)
     result = await call(parties.GetParty, request, default="query")
+    if result.merged_party_id:
+        # The party was merged into another: the answer is the survivor, which lives at its own address.
+        response.headers["Content-Location"] = f"{API_PREFIX}/parties/{result.party.party_id}"
+        response.headers["X-Merged-Party-Id"] = result.merged_party_id
     return _party(response, result.party)
 
 

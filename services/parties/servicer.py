@@ -29,6 +29,12 @@ class PartiesServicer(parties_pb2_grpc.PartiesServiceServicer):
     ) -> pb.ImportPartiesResponse:
         return await self.app.import_parties(request_iterator)
 
+    async def FindDuplicates(
+        self, request: pb.FindDuplicatesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.FindDuplicatesResponse]:
+        async for message in self.app.find_duplicates(request):
+            yield message
+
 
 def _unary(method_name: str) -> Any:
     target = _snake(method_name)

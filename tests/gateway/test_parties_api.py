@@ -104,8 +104,9 @@ async def test_idempotency_key_replay_returns_the_same_party(client: httpx.Async
     again = await client.post("/api/v1/parties", json=body, headers=headers)
     assert first.status_code == again.status_code == 201
     assert first.json()["party_id"] == again.json()["party_id"]
+    # Another key is another request: for the same person, the register refuses a duplicate.
     other = await client.post("/api/v1/parties", json=body, headers={**headers, "Idempotency-Key": new_key()})
-    assert other.json()["party_id"] != first.json()["party_id"]
+    assert other.status_code == 409 and other.json()["existing_id"] == first.json()["party_id"]
 
     too_long = await client.post("/api/v1/parties", json=body, headers={**headers, "Idempotency-Key": "k" * 129})
     assert too_long.status_code == 422

@@ -34,7 +34,13 @@ TABLES = (
     "erasure_audit",
     "merge",
     "not_duplicate",
+    "match_record",
+    "match_key",
+    "duplicate_case",
+    "duplicate_override",
 )
+#: Derived from the history and rebuilt when it changes (the duplicate index): may shrink.
+DERIVED = ("match_record", "match_key")
 
 _rng = random.Random(20261125)
 
@@ -136,15 +142,30 @@ def phone() -> str:
 # -- request builders ---------------------------------------------------------------------------------
 
 
+def unique_birthday() -> str:
+    return (date(1940, 1, 1) + timedelta(days=_rng.randrange(60 * 365))).isoformat()
+
+
+def unique_surname() -> str:
+    """A surname nobody else in the module has (letters only, as names must be)."""
+    return "".join(_rng.choice("бвгдклмнпрстхч") + _rng.choice("аеиоу") for _ in range(4)).capitalize() + "ов"
+
+
 def person(
-    last: str = "Иванов",
+    last: str | None = None,
     first: str = "Иван",
     patronymic: str = "Иванович",
     *,
     latin: tuple[str, str] | None = None,
-    birth: str | None = "1985-04-12",
+    birth: str | None = "",
     gender: int = pb.GENDER_MALE,
 ) -> pb.Person:
+    if birth == "":
+        # A birthday of their own: people with the same name and birthday are the same person to the
+        # register's duplicate check.
+        birth = unique_birthday()
+    # Likewise a surname of their own, unless the test names the person.
+    last = unique_surname() if last is None else last
     msg = pb.Person(name=pb.PersonName(last_name=last, first_name=first, patronymic=patronymic), gender=gender)
     if latin:
         msg.latin_name.CopyFrom(pb.PersonName(last_name=latin[0], first_name=latin[1]))

@@ -1133,6 +1133,36 @@ CASES: list[tuple[str, str, Build, tuple[str, ...]]] = [
         lambda w: pb.MarkNotDuplicateRequest(party_id=w.person.party_id, other_party_id=w.person.party_id),
         ("other_party_id",),
     ),
+    # -- duplicates (more in test_duplicates.py) ---------------------------------------------------------
+    ("check-duplicates-empty", "CheckDuplicates", lambda w: pb.CheckDuplicatesRequest(), ("subject",)),
+    (
+        "check-duplicates-hostile-candidate",
+        "CheckDuplicates",
+        lambda w: pb.CheckDuplicatesRequest(candidate=create_person_req(profile=long_name_person())),
+        ("candidate.person.name.last_name",),
+    ),
+    ("list-cases-bad-status", "ListDuplicateCases", lambda w: pb.ListDuplicateCasesRequest(status=42), ("status",)),
+    ("get-case-not-uuid", "GetDuplicateCase", lambda w: pb.GetDuplicateCaseRequest(case_id=NOT_UUID), ("case_id",)),
+    (
+        "decide-case-nothing",
+        "DecideDuplicateCase",
+        lambda w: pb.DecideDuplicateCaseRequest(case_id=NOT_UUID),
+        ("case_id", "resolution"),
+    ),
+    (
+        "resolve-case-no-request-id",
+        "ResolveDuplicateCase",
+        lambda w: pb.ResolveDuplicateCaseRequest(
+            case_id=w.person.party_id, resolution=pb.DUPLICATE_CASE_RESOLUTION_NOT_DUPLICATE
+        ),
+        ("request_id",),
+    ),
+    (
+        "note-sla-no-stage",
+        "NoteDuplicateCaseSla",
+        lambda w: pb.NoteDuplicateCaseSlaRequest(case_id=NOT_UUID),
+        ("stage",),
+    ),
 ]
 
 
@@ -1156,6 +1186,8 @@ def test_every_unary_rpc_has_a_bad_input_case():
         "GetErasureStatus",
         # Client streaming: bad rows are reported per row (test_import.py).
         "ImportParties",
+        # Server streaming: its bad input is tested in test_duplicates.py.
+        "FindDuplicates",
     }
     methods = {m.name for m in pb.DESCRIPTOR.services_by_name["PartiesService"].methods}
     assert methods - skipped - covered == set()

@@ -133,7 +133,10 @@ async def test_concurrent_writers_each_change_exactly_once(parties, db):
         *(
             parties.CreateParty(
                 create_person_req(
-                    profile=person("Параллельный", f"Писатель{'а' * (i % 5)}", ""), request_id=rid(f"c{i}")
+                    profile=person("Параллельный", f"Писатель{'а' * (i % 5)}", ""),
+                    request_id=rid(f"c{i}"),
+                    # Namesakes on purpose: the test is about the change feed, not the duplicate check.
+                    duplicate_override=pb.DuplicateOverride(allow=True, reason="concurrency test"),
                 )
             )
             for i in range(50)

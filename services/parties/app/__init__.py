@@ -2,10 +2,9 @@
 
 from services.parties.app.attributes import AttributesMixin
 from services.parties.app.importer import ImportMixin
-from services.parties.app.merges import MergesMixin
 
 
-class PartiesApp(MergesMixin, ImportMixin, AttributesMixin):
+class PartiesApp(ImportMixin, AttributesMixin):
     """Everything the parties service does, independent of the transport that calls it."""
 
 

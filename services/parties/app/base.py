@@ -175,12 +175,15 @@ class AppBase:
         await repo.apply_fact_plan(party_id, field, plan_replace(current, valid_from, None, value), who)
         return True
 
-    @staticmethod
     async def record(
-        repo: PartiesRepository, party_id: UUID, change_type: str, fields: list[str], version: int, who: Actor
+        self, repo: PartiesRepository, party_id: UUID, change_type: str, fields: list[str], version: int, who: Actor
     ) -> None:
         await repo.record_change(party_id, change_type, fields, version, who)
         PARTY_CHANGES.labels(change_type).inc()
+        await self.after_change(repo, party_id, change_type)
+
+    async def after_change(self, repo: PartiesRepository, party_id: UUID, change_type: str) -> None:
+        """A hook run in the transaction of every recorded change (the duplicate index follows them)."""
 
 
 def _is_serialization_failure(exc: DBAPIError) -> bool:

@@ -18,6 +18,8 @@ from crm.parties.v1 import parties_pb2 as pb
 from crm_runtime.errors import Violations
 from services.parties import validation
 from services.parties.app.erasure import ErasureMixin
+from services.parties.app.match_records import record_for, to_json
+from services.parties.domain.matching import blocking_keys
 from services.parties.metrics import IMPORTED_ROWS, PARTY_CHANGES
 
 MAX_ROWS_PER_MESSAGE = 5000
@@ -139,6 +141,8 @@ class ImportMixin(ErasureMixin):
             item_rows: list[tuple[Any, ...]] = []
             change_rows: list[tuple[Any, ...]] = []
             idem_rows: list[tuple[Any, ...]] = []
+            match_rows: list[tuple[Any, ...]] = []
+            key_rows: list[tuple[Any, ...]] = []
             for (row, parts, who), ref in zip(candidates, candidate_refs, strict=True):
                 if row.party.request_id in present:
                     out.rows_already_present += 1
@@ -226,6 +230,11 @@ class ImportMixin(ErasureMixin):
                         )
                     )
                 change_rows.append((party_id, "party.created", ["*"], 1, now, who.actor, who.source or "import"))
+                # Imported parties join the duplicate index (FindDuplicates checks a file before import).
+                record = record_for(party_id, parts["kind"], facts, parts["items"])
+                if record is not None:
+                    match_rows.append((party_id, json.dumps(to_json(record), ensure_ascii=False), now))
+                    key_rows.extend((key, party_id) for key in sorted(blocking_keys(record).index))
                 idem_rows.append((IMPORT_OPERATION, row.party.request_id, party_id.bytes, party_id, now))
                 out.imported.add(row_ref=ref, party_id=str(party_id))
 
@@ -279,6 +288,13 @@ class ImportMixin(ErasureMixin):
                     records=change_rows,
                     columns=["party_id", "change_type", "fields", "party_version", "occurred_at", "actor", "source"],
                 )
+                await copy(
+                    "match_record",
+                    schema_name="parties",
+                    records=match_rows,
+                    columns=["party_id", "record", "updated_at"],
+                )
+                await copy("match_key", schema_name="parties", records=key_rows, columns=["key", "party_id"])
                 await copy(
                     "idempotency",
                     schema_name="parties",

@@ -102,19 +102,40 @@ class MergesMixin(AppBase):
         assert survivor is not None and merged is not None and rule is not None
 
         async def work(repo: PartiesRepository) -> tuple[pb.MergePartiesResponse, UUID]:
-            store = MergeStore(repo)
-            await store.lock_pair(survivor, merged)
-            s_row = await self._mergeable(repo, survivor, "survivor_party_id", req.survivor_expected_version)
-            m_row = await self._mergeable(repo, merged, "merged_party_id", req.merged_expected_version)
-            if s_row.kind != m_row.kind:
-                raise FailedPrecondition(f"merged_party_id: a {m_row.kind} cannot be merged into a {s_row.kind}")
-            record = await self._merge(
-                store, survivor, merged, s_row.kind, rule, choices, list(req.trusted_sources), who
+            record = await self.merge_in(
+                repo,
+                survivor,
+                merged,
+                rule,
+                choices,
+                list(req.trusted_sources),
+                who,
+                (req.survivor_expected_version, req.merged_expected_version),
             )
             survivor_msg = await self.party_message(repo, survivor)
             return pb.MergePartiesResponse(merge=merge_pb(record), survivor=survivor_msg), survivor
 
         return await self.idempotent("MergeParties", req.request_id, pb.MergePartiesResponse, work)
+
+    async def merge_in(
+        self,
+        repo: PartiesRepository,
+        survivor: UUID,
+        merged: UUID,
+        rule: Rule,
+        choices: dict[str, Side],
+        trusted: list[str],
+        who: Actor,
+        expected_versions: tuple[int, int] = (0, 0),
+    ) -> MergeRecord:
+        """A merge inside the caller's transaction (MergeParties, or a review case's decision)."""
+        store = MergeStore(repo)
+        await store.lock_pair(survivor, merged)
+        s_row = await self._mergeable(repo, survivor, "survivor_party_id", expected_versions[0])
+        m_row = await self._mergeable(repo, merged, "merged_party_id", expected_versions[1])
+        if s_row.kind != m_row.kind:
+            raise FailedPrecondition(f"merged_party_id: a {m_row.kind} cannot be merged into a {s_row.kind}")
+        return await self._merge(store, survivor, merged, s_row.kind, rule, choices, trusted, who)
 
     async def _mergeable(self, repo: PartiesRepository, party_id: UUID, path: str, expected: int) -> Any:
         try:

@@ -12,7 +12,9 @@ from uuid import UUID
 from crm.parties.v1 import parties_pb2 as pb
 from crm_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Violations
 from services.parties import convert, validation
-from services.parties.app.base import AppBase, PartyMerged, today
+from services.parties.app.base import PartyMerged, today
+from services.parties.app.duplicates import DuplicatesMixin, case_pb, override_of
+from services.parties.app.match_records import record_for
 from services.parties.domain import contacts, identifiers, names
 from services.parties.domain.errors import DomainValueError
 from services.parties.metrics import PARTY_CHANGES, SEARCHES
@@ -42,26 +44,28 @@ REQUIRED_NAME = {
 }
 
 
-def profile_of(message: Any, v: Violations, today_: date, partial: set[str] | None = None) -> validation.Profile | None:
+def profile_of(
+    message: Any, v: Violations, today_: date, partial: set[str] | None = None, prefix: str = ""
+) -> validation.Profile | None:
     which = message.WhichOneof("profile")
     if which == "person":
-        return validation.person(message.person, v, "person", today_, partial)
+        return validation.person(message.person, v, prefix + "person", today_, partial)
     if which == "organization":
-        return validation.organization(message.organization, v, "organization", partial)
+        return validation.organization(message.organization, v, prefix + "organization", partial)
     if which == "group":
-        return validation.group(message.group, v, "group", partial)
-    v.add("profile", "one of person, organization or group is required")
+        return validation.group(message.group, v, prefix + "group", partial)
+    v.add(prefix + "profile", "one of person, organization or group is required")
     return None
 
 
-class PartiesMixin(AppBase):
+class PartiesMixin(DuplicatesMixin):
     # -- create -----------------------------------------------------------------------------------
 
     def validate_create(self, req: pb.CreatePartyRequest, v: Violations, prefix: str = "") -> dict[str, Any]:
         """Everything about a create request that needs no database: returns the normalized parts."""
         t = today()
         validation.request_id(req.request_id, v, prefix + "request_id")
-        profile = profile_of(req, v, t)
+        profile = profile_of(req, v, t, prefix=prefix)
         kind = profile.kind if profile else ""
         for name in ("identifiers", "contact_points", "role_types", "attributes", "consents"):
             validation.check_count(getattr(req, name), v, prefix + name)
@@ -176,13 +180,19 @@ class PartiesMixin(AppBase):
         for i, m in enumerate(member_ids):
             if m is not None and m in member_ids[:i]:
                 v.add(f"group.member_party_ids[{i}]", "is given twice")
+        override = override_of(req.duplicate_override, v)
         v.raise_if_any()
 
         async def work(repo: PartiesRepository) -> tuple[pb.CreatePartyResponse, UUID]:
             attr_facts = await self.check_catalogue(repo, parts["kind"], parts["roles"], parts["attributes"], v)
             v.raise_if_any()
             party_id = uuid.uuid4()
+            record = record_for(party_id, parts["kind"], parts["facts"], parts["items"])
+            strong, possible = await self.duplicate_gate(repo, record, override, who) if record else ([], [])
             state = await self.insert_new_party(repo, party_id, parts, attr_facts, who)
+            if record is not None:
+                await self.index_record(repo, record)
+            cases = await self.settle_duplicates(repo, party_id, strong, possible, override, who)
             for member in sorted(member_ids, key=str):  # the lock order CreateRelationship uses
                 assert member is not None
                 await self.add_member(repo, member, party_id, parts["valid_from"], who)
@@ -191,7 +201,7 @@ class PartiesMixin(AppBase):
             types = {c: row[2] for c, row in (await self.attribute_types(repo, attr_facts)).items()}
             members = [m for m in member_ids if m is not None] if parts["kind"] == "group" else None
             party = convert.party_pb(state, types, members)
-            return pb.CreatePartyResponse(party=party), party_id
+            return pb.CreatePartyResponse(party=party, duplicate_cases=[case_pb(c) for c in cases]), party_id
 
         return await self.idempotent("CreateParty", req.request_id, pb.CreatePartyResponse, work)
 
@@ -292,9 +302,11 @@ class PartiesMixin(AppBase):
         profile = profile_of(req, v, today(), mask or set()) if which else None
         if which is None:
             v.add("profile", "one of person, organization or group is required")
+        override = override_of(req.duplicate_override, v)
         v.raise_if_any()
         assert pid is not None and profile is not None
 
+        cases: list[Any] = []
         async with self.tx() as repo:
             party = await self.lock_for_change(repo, pid, req.expected_version)
             if party.kind != profile.kind:
@@ -322,7 +334,13 @@ class PartiesMixin(AppBase):
                     pid, display_name=display, search_key=key, birth_date=date.fromisoformat(bd) if bd else None
                 )
                 await self.record(repo, pid, "party.updated", changed, version, who)
-            return pb.UpdatePartyResponse(party=await self.party_message(repo, pid))
+                record = await self.current_record(repo, pid)
+                if record is not None:
+                    strong, possible = await self.duplicate_gate(repo, record, override, who)
+                    cases = await self.settle_duplicates(repo, pid, strong, possible, override, who)
+            return pb.UpdatePartyResponse(
+                party=await self.party_message(repo, pid), duplicate_cases=[case_pb(c) for c in cases]
+            )
 
     # -- search -----------------------------------------------------------------------------------
 

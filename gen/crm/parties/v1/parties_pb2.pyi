@@ -419,6 +419,90 @@ ERASURE_STATE_COMPLETED: ErasureState.ValueType  # 4
 ERASURE_STATE_FAILED: ErasureState.ValueType  # 5
 Global___ErasureState: _TypeAlias = ErasureState  # noqa: Y015
 
+class _DuplicateDecision:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DuplicateDecisionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DuplicateDecision.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DUPLICATE_DECISION_UNSPECIFIED: _DuplicateDecision.ValueType  # 0
+    DUPLICATE_DECISION_DUPLICATE: _DuplicateDecision.ValueType  # 1
+    """Above the match threshold: the same party (refused on create)."""
+    DUPLICATE_DECISION_POSSIBLE_DUPLICATE: _DuplicateDecision.ValueType  # 2
+    """Between the thresholds: a data steward decides (a review case opens)."""
+    DUPLICATE_DECISION_DISTINCT: _DuplicateDecision.ValueType  # 3
+
+class DuplicateDecision(_DuplicateDecision, metaclass=_DuplicateDecisionEnumTypeWrapper):
+    """---------------------------------------------------------------------------------------------
+    Duplicates
+    ---------------------------------------------------------------------------------------------
+    """
+
+DUPLICATE_DECISION_UNSPECIFIED: DuplicateDecision.ValueType  # 0
+DUPLICATE_DECISION_DUPLICATE: DuplicateDecision.ValueType  # 1
+"""Above the match threshold: the same party (refused on create)."""
+DUPLICATE_DECISION_POSSIBLE_DUPLICATE: DuplicateDecision.ValueType  # 2
+"""Between the thresholds: a data steward decides (a review case opens)."""
+DUPLICATE_DECISION_DISTINCT: DuplicateDecision.ValueType  # 3
+Global___DuplicateDecision: _TypeAlias = DuplicateDecision  # noqa: Y015
+
+class _DuplicateCaseStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DuplicateCaseStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DuplicateCaseStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DUPLICATE_CASE_STATUS_UNSPECIFIED: _DuplicateCaseStatus.ValueType  # 0
+    DUPLICATE_CASE_STATUS_OPEN: _DuplicateCaseStatus.ValueType  # 1
+    DUPLICATE_CASE_STATUS_MERGED: _DuplicateCaseStatus.ValueType  # 2
+    DUPLICATE_CASE_STATUS_NOT_DUPLICATE: _DuplicateCaseStatus.ValueType  # 3
+    DUPLICATE_CASE_STATUS_WITHDRAWN: _DuplicateCaseStatus.ValueType  # 4
+    """Closed without a decision: one of the parties was merged, erased or changed elsewhere."""
+
+class DuplicateCaseStatus(_DuplicateCaseStatus, metaclass=_DuplicateCaseStatusEnumTypeWrapper): ...
+
+DUPLICATE_CASE_STATUS_UNSPECIFIED: DuplicateCaseStatus.ValueType  # 0
+DUPLICATE_CASE_STATUS_OPEN: DuplicateCaseStatus.ValueType  # 1
+DUPLICATE_CASE_STATUS_MERGED: DuplicateCaseStatus.ValueType  # 2
+DUPLICATE_CASE_STATUS_NOT_DUPLICATE: DuplicateCaseStatus.ValueType  # 3
+DUPLICATE_CASE_STATUS_WITHDRAWN: DuplicateCaseStatus.ValueType  # 4
+"""Closed without a decision: one of the parties was merged, erased or changed elsewhere."""
+Global___DuplicateCaseStatus: _TypeAlias = DuplicateCaseStatus  # noqa: Y015
+
+class _DuplicateCaseResolution:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DuplicateCaseResolutionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DuplicateCaseResolution.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DUPLICATE_CASE_RESOLUTION_UNSPECIFIED: _DuplicateCaseResolution.ValueType  # 0
+    DUPLICATE_CASE_RESOLUTION_MERGE: _DuplicateCaseResolution.ValueType  # 1
+    DUPLICATE_CASE_RESOLUTION_NOT_DUPLICATE: _DuplicateCaseResolution.ValueType  # 2
+
+class DuplicateCaseResolution(_DuplicateCaseResolution, metaclass=_DuplicateCaseResolutionEnumTypeWrapper): ...
+
+DUPLICATE_CASE_RESOLUTION_UNSPECIFIED: DuplicateCaseResolution.ValueType  # 0
+DUPLICATE_CASE_RESOLUTION_MERGE: DuplicateCaseResolution.ValueType  # 1
+DUPLICATE_CASE_RESOLUTION_NOT_DUPLICATE: DuplicateCaseResolution.ValueType  # 2
+Global___DuplicateCaseResolution: _TypeAlias = DuplicateCaseResolution  # noqa: Y015
+
+class _DuplicateCaseSlaStage:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DuplicateCaseSlaStageEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DuplicateCaseSlaStage.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DUPLICATE_CASE_SLA_STAGE_UNSPECIFIED: _DuplicateCaseSlaStage.ValueType  # 0
+    DUPLICATE_CASE_SLA_STAGE_REMINDED: _DuplicateCaseSlaStage.ValueType  # 1
+    DUPLICATE_CASE_SLA_STAGE_ESCALATED: _DuplicateCaseSlaStage.ValueType  # 2
+
+class DuplicateCaseSlaStage(_DuplicateCaseSlaStage, metaclass=_DuplicateCaseSlaStageEnumTypeWrapper): ...
+
+DUPLICATE_CASE_SLA_STAGE_UNSPECIFIED: DuplicateCaseSlaStage.ValueType  # 0
+DUPLICATE_CASE_SLA_STAGE_REMINDED: DuplicateCaseSlaStage.ValueType  # 1
+DUPLICATE_CASE_SLA_STAGE_ESCALATED: DuplicateCaseSlaStage.ValueType  # 2
+Global___DuplicateCaseSlaStage: _TypeAlias = DuplicateCaseSlaStage  # noqa: Y015
+
 @_typing.final
 class Validity(_message.Message):
     """---------------------------------------------------------------------------------------------
@@ -1381,6 +1465,7 @@ class CreatePartyRequest(_message.Message):
     PREFERENCES_FIELD_NUMBER: _builtins.int
     VALID_FROM_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
+    DUPLICATE_OVERRIDE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Client-chosen idempotency key (at most 128 characters): a retry returns the first result."""
     @_builtins.property
@@ -1409,6 +1494,10 @@ class CreatePartyRequest(_message.Message):
 
     @_builtins.property
     def context(self) -> _common_pb2.ChangeContext: ...
+    @_builtins.property
+    def duplicate_override(self) -> Global___DuplicateOverride:
+        """Create even though the register holds a strong duplicate (recorded with the reason)."""
+
     def __init__(
         self,
         *,
@@ -1424,10 +1513,11 @@ class CreatePartyRequest(_message.Message):
         preferences: Global___ContactPreferences | None = ...,
         valid_from: _common_pb2.Date | None = ...,
         context: _common_pb2.ChangeContext | None = ...,
+        duplicate_override: Global___DuplicateOverride | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "group", b"group", "organization", b"organization", "person", b"person", "preferences", b"preferences", "profile", b"profile", "valid_from", b"valid_from"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "duplicate_override", b"duplicate_override", "group", b"group", "organization", b"organization", "person", b"person", "preferences", b"preferences", "profile", b"profile", "valid_from", b"valid_from"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "consents", b"consents", "contact_points", b"contact_points", "context", b"context", "group", b"group", "identifiers", b"identifiers", "organization", b"organization", "person", b"person", "preferences", b"preferences", "profile", b"profile", "request_id", b"request_id", "role_types", b"role_types", "valid_from", b"valid_from"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "consents", b"consents", "contact_points", b"contact_points", "context", b"context", "duplicate_override", b"duplicate_override", "group", b"group", "identifiers", b"identifiers", "organization", b"organization", "person", b"person", "preferences", b"preferences", "profile", b"profile", "request_id", b"request_id", "role_types", b"role_types", "valid_from", b"valid_from"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_profile: _TypeAlias = _typing.Literal["person", "organization", "group"]  # noqa: Y015
     _WhichOneofArgType_profile: _TypeAlias = _typing.Literal["profile", b"profile"]  # noqa: Y015
@@ -1440,16 +1530,22 @@ class CreatePartyResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PARTY_FIELD_NUMBER: _builtins.int
+    DUPLICATE_CASES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def party(self) -> Global___Party: ...
+    @_builtins.property
+    def duplicate_cases(self) -> _containers.RepeatedCompositeFieldContainer[Global___DuplicateCase]:
+        """Review cases opened because the register holds possible duplicates of the new party."""
+
     def __init__(
         self,
         *,
         party: Global___Party | None = ...,
+        duplicate_cases: _abc.Iterable[Global___DuplicateCase] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["party", b"party"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["party", b"party"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate_cases", b"duplicate_cases", "party", b"party"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1522,6 +1618,7 @@ class UpdatePartyRequest(_message.Message):
     UPDATE_MASK_FIELD_NUMBER: _builtins.int
     VALID_FROM_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
+    DUPLICATE_OVERRIDE_FIELD_NUMBER: _builtins.int
     party_id: _builtins.str
     expected_version: _builtins.int
     """When non-zero, the change is refused with ABORTED unless the party is at this version."""
@@ -1541,6 +1638,10 @@ class UpdatePartyRequest(_message.Message):
 
     @_builtins.property
     def context(self) -> _common_pb2.ChangeContext: ...
+    @_builtins.property
+    def duplicate_override(self) -> Global___DuplicateOverride:
+        """Change even though the party then strongly duplicates another (recorded with the reason)."""
+
     def __init__(
         self,
         *,
@@ -1552,10 +1653,11 @@ class UpdatePartyRequest(_message.Message):
         update_mask: _field_mask_pb2.FieldMask | None = ...,
         valid_from: _common_pb2.Date | None = ...,
         context: _common_pb2.ChangeContext | None = ...,
+        duplicate_override: Global___DuplicateOverride | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "group", b"group", "organization", b"organization", "person", b"person", "profile", b"profile", "update_mask", b"update_mask", "valid_from", b"valid_from"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "duplicate_override", b"duplicate_override", "group", b"group", "organization", b"organization", "person", b"person", "profile", b"profile", "update_mask", b"update_mask", "valid_from", b"valid_from"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "expected_version", b"expected_version", "group", b"group", "organization", b"organization", "party_id", b"party_id", "person", b"person", "profile", b"profile", "update_mask", b"update_mask", "valid_from", b"valid_from"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "duplicate_override", b"duplicate_override", "expected_version", b"expected_version", "group", b"group", "organization", b"organization", "party_id", b"party_id", "person", b"person", "profile", b"profile", "update_mask", b"update_mask", "valid_from", b"valid_from"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_profile: _TypeAlias = _typing.Literal["person", "organization", "group"]  # noqa: Y015
     _WhichOneofArgType_profile: _TypeAlias = _typing.Literal["profile", b"profile"]  # noqa: Y015
@@ -1568,16 +1670,20 @@ class UpdatePartyResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PARTY_FIELD_NUMBER: _builtins.int
+    DUPLICATE_CASES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def party(self) -> Global___Party: ...
+    @_builtins.property
+    def duplicate_cases(self) -> _containers.RepeatedCompositeFieldContainer[Global___DuplicateCase]: ...
     def __init__(
         self,
         *,
         party: Global___Party | None = ...,
+        duplicate_cases: _abc.Iterable[Global___DuplicateCase] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["party", b"party"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["party", b"party"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate_cases", b"duplicate_cases", "party", b"party"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3885,3 +3991,679 @@ class MarkNotDuplicateResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MarkNotDuplicateResponse: _TypeAlias = MarkNotDuplicateResponse  # noqa: Y015
+
+@_typing.final
+class DuplicateOverride(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALLOW_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    allow: _builtins.bool
+    reason: _builtins.str
+    """Why the caller knows better (required with allow, at most 500 characters)."""
+    def __init__(
+        self,
+        *,
+        allow: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow", b"allow", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DuplicateOverride: _TypeAlias = DuplicateOverride  # noqa: Y015
+
+@_typing.final
+class FieldComparison(_message.Message):
+    """One line of a match's explanation: how a field agreed and how much evidence that is."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    WEIGHT_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """e.g. "name", "birth_date", "phone", "identifier", "legal_name"."""
+    level: _builtins.str
+    """e.g. "exact", "transliteration", "typo", "gender_form", "day_month_swap", "missing", "different"."""
+    weight: _builtins.float
+    """Evidence in bits (log2 likelihood ratio): positive for, negative against."""
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        level: _builtins.str = ...,
+        weight: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "level", b"level", "weight", b"weight"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FieldComparison: _TypeAlias = FieldComparison  # noqa: Y015
+
+@_typing.final
+class DuplicateMatch(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTY_ID_FIELD_NUMBER: _builtins.int
+    OTHER_PARTY_ID_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    PROBABILITY_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    COMPARISONS_FIELD_NUMBER: _builtins.int
+    party_id: _builtins.str
+    """The party (or incoming row reference) checked, and the one it matches."""
+    other_party_id: _builtins.str
+    score: _builtins.float
+    """Total evidence in bits; the thresholds are configuration."""
+    probability: _builtins.float
+    decision: Global___DuplicateDecision.ValueType
+    @_builtins.property
+    def comparisons(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldComparison]: ...
+    def __init__(
+        self,
+        *,
+        party_id: _builtins.str = ...,
+        other_party_id: _builtins.str = ...,
+        score: _builtins.float = ...,
+        probability: _builtins.float = ...,
+        decision: Global___DuplicateDecision.ValueType = ...,
+        comparisons: _abc.Iterable[Global___FieldComparison] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comparisons", b"comparisons", "decision", b"decision", "other_party_id", b"other_party_id", "party_id", b"party_id", "probability", b"probability", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DuplicateMatch: _TypeAlias = DuplicateMatch  # noqa: Y015
+
+@_typing.final
+class CheckDuplicatesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTY_ID_FIELD_NUMBER: _builtins.int
+    CANDIDATE_FIELD_NUMBER: _builtins.int
+    party_id: _builtins.str
+    """An existing party, checked against the rest of the register."""
+    @_builtins.property
+    def candidate(self) -> Global___CreatePartyRequest:
+        """A party as it would be created (only its profile, identifiers and contact points matter)."""
+
+    def __init__(
+        self,
+        *,
+        party_id: _builtins.str = ...,
+        candidate: Global___CreatePartyRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate", "party_id", b"party_id", "subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate", b"candidate", "party_id", b"party_id", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_subject: _TypeAlias = _typing.Literal["party_id", "candidate"]  # noqa: Y015
+    _WhichOneofArgType_subject: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_subject) -> _WhichOneofReturnType_subject | None: ...
+
+Global___CheckDuplicatesRequest: _TypeAlias = CheckDuplicatesRequest  # noqa: Y015
+
+@_typing.final
+class CheckDuplicatesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DECISION_FIELD_NUMBER: _builtins.int
+    MATCHES_FIELD_NUMBER: _builtins.int
+    CANDIDATES_COMPARED_FIELD_NUMBER: _builtins.int
+    OVERSIZED_BLOCKS_FIELD_NUMBER: _builtins.int
+    decision: Global___DuplicateDecision.ValueType
+    candidates_compared: _builtins.int
+    @_builtins.property
+    def matches(self) -> _containers.RepeatedCompositeFieldContainer[Global___DuplicateMatch]:
+        """Duplicates and possible duplicates, best first."""
+
+    @_builtins.property
+    def oversized_blocks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Blocking keys shared by too many parties to compare (e.g. a switchboard number)."""
+
+    def __init__(
+        self,
+        *,
+        decision: Global___DuplicateDecision.ValueType = ...,
+        matches: _abc.Iterable[Global___DuplicateMatch] | None = ...,
+        candidates_compared: _builtins.int = ...,
+        oversized_blocks: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates_compared", b"candidates_compared", "decision", b"decision", "matches", b"matches", "oversized_blocks", b"oversized_blocks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckDuplicatesResponse: _TypeAlias = CheckDuplicatesResponse  # noqa: Y015
+
+@_typing.final
+class FindDuplicatesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WHOLE_REGISTER_FIELD_NUMBER: _builtins.int
+    INCOMING_FIELD_NUMBER: _builtins.int
+    MAX_CLUSTERS_FIELD_NUMBER: _builtins.int
+    whole_register: _builtins.bool
+    """Every active party of the register."""
+    max_clusters: _builtins.int
+    """Report at most this many clusters (default 10,000, at most 100,000); the summary counts all."""
+    @_builtins.property
+    def incoming(self) -> Global___IncomingRows:
+        """Rows of a file about to be imported (row_ref identifies each; request ids are not needed)."""
+
+    def __init__(
+        self,
+        *,
+        whole_register: _builtins.bool = ...,
+        incoming: Global___IncomingRows | None = ...,
+        max_clusters: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["incoming", b"incoming", "source", b"source", "whole_register", b"whole_register"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["incoming", b"incoming", "max_clusters", b"max_clusters", "source", b"source", "whole_register", b"whole_register"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_source: _TypeAlias = _typing.Literal["whole_register", "incoming"]  # noqa: Y015
+    _WhichOneofArgType_source: _TypeAlias = _typing.Literal["source", b"source"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_source) -> _WhichOneofReturnType_source | None: ...
+
+Global___FindDuplicatesRequest: _TypeAlias = FindDuplicatesRequest  # noqa: Y015
+
+@_typing.final
+class IncomingRows(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    AGAINST_REGISTER_FIELD_NUMBER: _builtins.int
+    against_register: _builtins.bool
+    """Also compare the rows with the register (clusters then mix row refs and party ids)."""
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportRow]:
+        """At most 100,000 rows."""
+
+    def __init__(
+        self,
+        *,
+        rows: _abc.Iterable[Global___ImportRow] | None = ...,
+        against_register: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["against_register", b"against_register", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IncomingRows: _TypeAlias = IncomingRows  # noqa: Y015
+
+@_typing.final
+class DuplicateCluster(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBERS_FIELD_NUMBER: _builtins.int
+    MATCHES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def members(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Party ids, or "row:<row_ref>" for incoming rows."""
+
+    @_builtins.property
+    def matches(self) -> _containers.RepeatedCompositeFieldContainer[Global___DuplicateMatch]:
+        """The matches that joined the cluster (each at least a duplicate)."""
+
+    def __init__(
+        self,
+        *,
+        members: _abc.Iterable[_builtins.str] | None = ...,
+        matches: _abc.Iterable[Global___DuplicateMatch] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["matches", b"matches", "members", b"members"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DuplicateCluster: _TypeAlias = DuplicateCluster  # noqa: Y015
+
+@_typing.final
+class DuplicateSearchProgress(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STAGE_FIELD_NUMBER: _builtins.int
+    DONE_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    stage: _builtins.str
+    """"loading", "blocking", "comparing", "clustering"."""
+    done: _builtins.int
+    total: _builtins.int
+    def __init__(
+        self,
+        *,
+        stage: _builtins.str = ...,
+        done: _builtins.int = ...,
+        total: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["done", b"done", "stage", b"stage", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DuplicateSearchProgress: _TypeAlias = DuplicateSearchProgress  # noqa: Y015
+
+@_typing.final
+class FindDuplicatesSummary(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    PAIRS_COMPARED_FIELD_NUMBER: _builtins.int
+    CLUSTERS_FIELD_NUMBER: _builtins.int
+    POSSIBLE_DUPLICATES_FIELD_NUMBER: _builtins.int
+    OVERSIZED_BLOCKS_FIELD_NUMBER: _builtins.int
+    REJECTED_ROWS_FIELD_NUMBER: _builtins.int
+    SECONDS_FIELD_NUMBER: _builtins.int
+    records: _builtins.int
+    pairs_compared: _builtins.int
+    clusters: _builtins.int
+    possible_duplicates: _builtins.int
+    seconds: _builtins.float
+    @_builtins.property
+    def oversized_blocks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def rejected_rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportRowError]:
+        """Incoming rows that could not be read as parties, with the reason."""
+
+    def __init__(
+        self,
+        *,
+        records: _builtins.int = ...,
+        pairs_compared: _builtins.int = ...,
+        clusters: _builtins.int = ...,
+        possible_duplicates: _builtins.int = ...,
+        oversized_blocks: _abc.Iterable[_builtins.str] | None = ...,
+        rejected_rows: _abc.Iterable[Global___ImportRowError] | None = ...,
+        seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clusters", b"clusters", "oversized_blocks", b"oversized_blocks", "pairs_compared", b"pairs_compared", "possible_duplicates", b"possible_duplicates", "records", b"records", "rejected_rows", b"rejected_rows", "seconds", b"seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindDuplicatesSummary: _TypeAlias = FindDuplicatesSummary  # noqa: Y015
+
+@_typing.final
+class FindDuplicatesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    CLUSTER_FIELD_NUMBER: _builtins.int
+    POSSIBLE_DUPLICATE_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def progress(self) -> Global___DuplicateSearchProgress: ...
+    @_builtins.property
+    def cluster(self) -> Global___DuplicateCluster: ...
+    @_builtins.property
+    def possible_duplicate(self) -> Global___DuplicateMatch:
+        """Possible duplicates (below the match threshold): pairs for a steward to look at."""
+
+    @_builtins.property
+    def summary(self) -> Global___FindDuplicatesSummary: ...
+    def __init__(
+        self,
+        *,
+        progress: Global___DuplicateSearchProgress | None = ...,
+        cluster: Global___DuplicateCluster | None = ...,
+        possible_duplicate: Global___DuplicateMatch | None = ...,
+        summary: Global___FindDuplicatesSummary | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cluster", b"cluster", "event", b"event", "possible_duplicate", b"possible_duplicate", "progress", b"progress", "summary", b"summary"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster", b"cluster", "event", b"event", "possible_duplicate", b"possible_duplicate", "progress", b"progress", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["progress", "cluster", "possible_duplicate", "summary"]  # noqa: Y015
+    _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
+
+Global___FindDuplicatesResponse: _TypeAlias = FindDuplicatesResponse  # noqa: Y015
+
+@_typing.final
+class DuplicateCase(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    PARTY_ID_FIELD_NUMBER: _builtins.int
+    OTHER_PARTY_ID_FIELD_NUMBER: _builtins.int
+    MATCH_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    WORKFLOW_ID_FIELD_NUMBER: _builtins.int
+    OPENED_AT_FIELD_NUMBER: _builtins.int
+    REMINDED_AT_FIELD_NUMBER: _builtins.int
+    ESCALATED_AT_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_FIELD_NUMBER: _builtins.int
+    DECIDED_BY_FIELD_NUMBER: _builtins.int
+    DECISION_NOTE_FIELD_NUMBER: _builtins.int
+    MERGE_ID_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    party_id: _builtins.str
+    """The party whose create or update found the match, and the party it matched."""
+    other_party_id: _builtins.str
+    status: Global___DuplicateCaseStatus.ValueType
+    workflow_id: _builtins.str
+    """The Temporal workflow following the case (empty if the workflow engine was unreachable)."""
+    decided_by: _builtins.str
+    decision_note: _builtins.str
+    merge_id: _builtins.str
+    @_builtins.property
+    def match(self) -> Global___DuplicateMatch: ...
+    @_builtins.property
+    def opened_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def reminded_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def escalated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def decided_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        party_id: _builtins.str = ...,
+        other_party_id: _builtins.str = ...,
+        match: Global___DuplicateMatch | None = ...,
+        status: Global___DuplicateCaseStatus.ValueType = ...,
+        workflow_id: _builtins.str = ...,
+        opened_at: _timestamp_pb2.Timestamp | None = ...,
+        reminded_at: _timestamp_pb2.Timestamp | None = ...,
+        escalated_at: _timestamp_pb2.Timestamp | None = ...,
+        decided_at: _timestamp_pb2.Timestamp | None = ...,
+        decided_by: _builtins.str = ...,
+        decision_note: _builtins.str = ...,
+        merge_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "escalated_at", b"escalated_at", "match", b"match", "opened_at", b"opened_at", "reminded_at", b"reminded_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "decided_at", b"decided_at", "decided_by", b"decided_by", "decision_note", b"decision_note", "escalated_at", b"escalated_at", "match", b"match", "merge_id", b"merge_id", "opened_at", b"opened_at", "other_party_id", b"other_party_id", "party_id", b"party_id", "reminded_at", b"reminded_at", "status", b"status", "workflow_id", b"workflow_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DuplicateCase: _TypeAlias = DuplicateCase  # noqa: Y015
+
+@_typing.final
+class ListDuplicateCasesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    PARTY_ID_FIELD_NUMBER: _builtins.int
+    ESCALATED_ONLY_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    status: Global___DuplicateCaseStatus.ValueType
+    """Defaults to OPEN."""
+    party_id: _builtins.str
+    """Only cases about this party."""
+    escalated_only: _builtins.bool
+    """Only escalated cases (for senior stewards)."""
+    @_builtins.property
+    def page(self) -> _common_pb2.PageRequest: ...
+    def __init__(
+        self,
+        *,
+        status: Global___DuplicateCaseStatus.ValueType = ...,
+        party_id: _builtins.str = ...,
+        escalated_only: _builtins.bool = ...,
+        page: _common_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["escalated_only", b"escalated_only", "page", b"page", "party_id", b"party_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDuplicateCasesRequest: _TypeAlias = ListDuplicateCasesRequest  # noqa: Y015
+
+@_typing.final
+class ListDuplicateCasesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASES_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cases(self) -> _containers.RepeatedCompositeFieldContainer[Global___DuplicateCase]: ...
+    @_builtins.property
+    def page(self) -> _common_pb2.PageResponse: ...
+    def __init__(
+        self,
+        *,
+        cases: _abc.Iterable[Global___DuplicateCase] | None = ...,
+        page: _common_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cases", b"cases", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDuplicateCasesResponse: _TypeAlias = ListDuplicateCasesResponse  # noqa: Y015
+
+@_typing.final
+class GetDuplicateCaseRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDuplicateCaseRequest: _TypeAlias = GetDuplicateCaseRequest  # noqa: Y015
+
+@_typing.final
+class GetDuplicateCaseResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_FIELD_NUMBER: _builtins.int
+    PARTY_FIELD_NUMBER: _builtins.int
+    OTHER_PARTY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def case(self) -> Global___DuplicateCase: ...
+    @_builtins.property
+    def party(self) -> Global___Party: ...
+    @_builtins.property
+    def other_party(self) -> Global___Party: ...
+    def __init__(
+        self,
+        *,
+        case: Global___DuplicateCase | None = ...,
+        party: Global___Party | None = ...,
+        other_party: Global___Party | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["case", b"case", "other_party", b"other_party", "party", b"party"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case", b"case", "other_party", b"other_party", "party", b"party"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDuplicateCaseResponse: _TypeAlias = GetDuplicateCaseResponse  # noqa: Y015
+
+@_typing.final
+class DecideDuplicateCaseRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    SURVIVOR_PARTY_ID_FIELD_NUMBER: _builtins.int
+    DEFAULT_RULE_FIELD_NUMBER: _builtins.int
+    FIELD_CHOICES_FIELD_NUMBER: _builtins.int
+    TRUSTED_SOURCES_FIELD_NUMBER: _builtins.int
+    SENIOR_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    resolution: Global___DuplicateCaseResolution.ValueType
+    survivor_party_id: _builtins.str
+    """For MERGE: which of the two parties survives (either one)."""
+    default_rule: Global___SurvivorshipRule.ValueType
+    senior: _builtins.bool
+    """The steward acts as a senior steward (required once the case is escalated)."""
+    @_builtins.property
+    def field_choices(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldChoice]: ...
+    @_builtins.property
+    def trusted_sources(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def context(self) -> _common_pb2.ChangeContext: ...
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        resolution: Global___DuplicateCaseResolution.ValueType = ...,
+        survivor_party_id: _builtins.str = ...,
+        default_rule: Global___SurvivorshipRule.ValueType = ...,
+        field_choices: _abc.Iterable[Global___FieldChoice] | None = ...,
+        trusted_sources: _abc.Iterable[_builtins.str] | None = ...,
+        senior: _builtins.bool = ...,
+        context: _common_pb2.ChangeContext | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "context", b"context", "default_rule", b"default_rule", "field_choices", b"field_choices", "resolution", b"resolution", "senior", b"senior", "survivor_party_id", b"survivor_party_id", "trusted_sources", b"trusted_sources"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DecideDuplicateCaseRequest: _TypeAlias = DecideDuplicateCaseRequest  # noqa: Y015
+
+@_typing.final
+class DecideDuplicateCaseResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def case(self) -> Global___DuplicateCase: ...
+    def __init__(
+        self,
+        *,
+        case: Global___DuplicateCase | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["case", b"case"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case", b"case"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DecideDuplicateCaseResponse: _TypeAlias = DecideDuplicateCaseResponse  # noqa: Y015
+
+@_typing.final
+class ResolveDuplicateCaseRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    SURVIVOR_PARTY_ID_FIELD_NUMBER: _builtins.int
+    DEFAULT_RULE_FIELD_NUMBER: _builtins.int
+    FIELD_CHOICES_FIELD_NUMBER: _builtins.int
+    TRUSTED_SOURCES_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    case_id: _builtins.str
+    resolution: Global___DuplicateCaseResolution.ValueType
+    survivor_party_id: _builtins.str
+    default_rule: Global___SurvivorshipRule.ValueType
+    @_builtins.property
+    def field_choices(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldChoice]: ...
+    @_builtins.property
+    def trusted_sources(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def context(self) -> _common_pb2.ChangeContext: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        resolution: Global___DuplicateCaseResolution.ValueType = ...,
+        survivor_party_id: _builtins.str = ...,
+        default_rule: Global___SurvivorshipRule.ValueType = ...,
+        field_choices: _abc.Iterable[Global___FieldChoice] | None = ...,
+        trusted_sources: _abc.Iterable[_builtins.str] | None = ...,
+        context: _common_pb2.ChangeContext | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "context", b"context", "default_rule", b"default_rule", "field_choices", b"field_choices", "request_id", b"request_id", "resolution", b"resolution", "survivor_party_id", b"survivor_party_id", "trusted_sources", b"trusted_sources"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveDuplicateCaseRequest: _TypeAlias = ResolveDuplicateCaseRequest  # noqa: Y015
+
+@_typing.final
+class ResolveDuplicateCaseResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def case(self) -> Global___DuplicateCase: ...
+    def __init__(
+        self,
+        *,
+        case: Global___DuplicateCase | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["case", b"case"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case", b"case"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResolveDuplicateCaseResponse: _TypeAlias = ResolveDuplicateCaseResponse  # noqa: Y015
+
+@_typing.final
+class NoteDuplicateCaseSlaRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    case_id: _builtins.str
+    stage: Global___DuplicateCaseSlaStage.ValueType
+    def __init__(
+        self,
+        *,
+        case_id: _builtins.str = ...,
+        stage: Global___DuplicateCaseSlaStage.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NoteDuplicateCaseSlaRequest: _TypeAlias = NoteDuplicateCaseSlaRequest  # noqa: Y015
+
+@_typing.final
+class NoteDuplicateCaseSlaResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def case(self) -> Global___DuplicateCase: ...
+    def __init__(
+        self,
+        *,
+        case: Global___DuplicateCase | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["case", b"case"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case", b"case"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NoteDuplicateCaseSlaResponse: _TypeAlias = NoteDuplicateCaseSlaResponse  # noqa: Y015

@@ -239,6 +239,41 @@ class PartiesServiceStub:
                 request_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.MarkNotDuplicateRequest.SerializeToString,
                 response_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.MarkNotDuplicateResponse.FromString,
                 _registered_method=True)
+        self.CheckDuplicates = channel.unary_unary(
+                '/crm.parties.v1.PartiesService/CheckDuplicates',
+                request_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.CheckDuplicatesRequest.SerializeToString,
+                response_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.CheckDuplicatesResponse.FromString,
+                _registered_method=True)
+        self.FindDuplicates = channel.unary_stream(
+                '/crm.parties.v1.PartiesService/FindDuplicates',
+                request_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.FindDuplicatesRequest.SerializeToString,
+                response_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.FindDuplicatesResponse.FromString,
+                _registered_method=True)
+        self.ListDuplicateCases = channel.unary_unary(
+                '/crm.parties.v1.PartiesService/ListDuplicateCases',
+                request_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.ListDuplicateCasesRequest.SerializeToString,
+                response_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.ListDuplicateCasesResponse.FromString,
+                _registered_method=True)
+        self.GetDuplicateCase = channel.unary_unary(
+                '/crm.parties.v1.PartiesService/GetDuplicateCase',
+                request_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.GetDuplicateCaseRequest.SerializeToString,
+                response_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.GetDuplicateCaseResponse.FromString,
+                _registered_method=True)
+        self.DecideDuplicateCase = channel.unary_unary(
+                '/crm.parties.v1.PartiesService/DecideDuplicateCase',
+                request_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.DecideDuplicateCaseRequest.SerializeToString,
+                response_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.DecideDuplicateCaseResponse.FromString,
+                _registered_method=True)
+        self.ResolveDuplicateCase = channel.unary_unary(
+                '/crm.parties.v1.PartiesService/ResolveDuplicateCase',
+                request_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.ResolveDuplicateCaseRequest.SerializeToString,
+                response_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.ResolveDuplicateCaseResponse.FromString,
+                _registered_method=True)
+        self.NoteDuplicateCaseSla = channel.unary_unary(
+                '/crm.parties.v1.PartiesService/NoteDuplicateCaseSla',
+                request_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.NoteDuplicateCaseSlaRequest.SerializeToString,
+                response_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.NoteDuplicateCaseSlaResponse.FromString,
+                _registered_method=True)
 
 
 class PartiesServiceServicer:
@@ -507,6 +542,60 @@ class PartiesServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckDuplicates(self, request, context):
+        """Duplicates. CreateParty and UpdateParty refuse a strong duplicate with ALREADY_EXISTS (unless
+        duplicate_override says otherwise, which is recorded) and open a review case for a possible one.
+        CheckDuplicates answers "who would this duplicate?" without writing anything.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindDuplicates(self, request, context):
+        """Finds duplicate clusters in the whole register or in an incoming file (before importing it), with
+        scores and explanations; streams progress, then the clusters, then a summary.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDuplicateCases(self, request, context):
+        """Review cases of possible duplicates, each followed by a Temporal workflow (reminders, escalation).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDuplicateCase(self, request, context):
+        """One case with both parties side by side and the explained score.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideDuplicateCase(self, request, context):
+        """A data steward's decision: delivered to the case's workflow as a validated update; the workflow
+        applies it (ResolveDuplicateCase) and this call answers once it has.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveDuplicateCase(self, request, context):
+        """Applies a decision to a case (merge, or not a duplicate); called by the review workflow. Idempotent
+        by request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NoteDuplicateCaseSla(self, request, context):
+        """Records a reminder or an escalation the review workflow sent, so that lists show it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PartiesServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -704,6 +793,41 @@ def add_PartiesServiceServicer_to_server(servicer, server):
                     servicer.MarkNotDuplicate,
                     request_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.MarkNotDuplicateRequest.FromString,
                     response_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.MarkNotDuplicateResponse.SerializeToString,
+            ),
+            'CheckDuplicates': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckDuplicates,
+                    request_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.CheckDuplicatesRequest.FromString,
+                    response_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.CheckDuplicatesResponse.SerializeToString,
+            ),
+            'FindDuplicates': grpc.unary_stream_rpc_method_handler(
+                    servicer.FindDuplicates,
+                    request_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.FindDuplicatesRequest.FromString,
+                    response_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.FindDuplicatesResponse.SerializeToString,
+            ),
+            'ListDuplicateCases': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDuplicateCases,
+                    request_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.ListDuplicateCasesRequest.FromString,
+                    response_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.ListDuplicateCasesResponse.SerializeToString,
+            ),
+            'GetDuplicateCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDuplicateCase,
+                    request_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.GetDuplicateCaseRequest.FromString,
+                    response_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.GetDuplicateCaseResponse.SerializeToString,
+            ),
+            'DecideDuplicateCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideDuplicateCase,
+                    request_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.DecideDuplicateCaseRequest.FromString,
+                    response_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.DecideDuplicateCaseResponse.SerializeToString,
+            ),
+            'ResolveDuplicateCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveDuplicateCase,
+                    request_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.ResolveDuplicateCaseRequest.FromString,
+                    response_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.ResolveDuplicateCaseResponse.SerializeToString,
+            ),
+            'NoteDuplicateCaseSla': grpc.unary_unary_rpc_method_handler(
+                    servicer.NoteDuplicateCaseSla,
+                    request_deserializer=crm_dot_parties_dot_v1_dot_parties__pb2.NoteDuplicateCaseSlaRequest.FromString,
+                    response_serializer=crm_dot_parties_dot_v1_dot_parties__pb2.NoteDuplicateCaseSlaResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1769,6 +1893,195 @@ class PartiesService:
             '/crm.parties.v1.PartiesService/MarkNotDuplicate',
             crm_dot_parties_dot_v1_dot_parties__pb2.MarkNotDuplicateRequest.SerializeToString,
             crm_dot_parties_dot_v1_dot_parties__pb2.MarkNotDuplicateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckDuplicates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.parties.v1.PartiesService/CheckDuplicates',
+            crm_dot_parties_dot_v1_dot_parties__pb2.CheckDuplicatesRequest.SerializeToString,
+            crm_dot_parties_dot_v1_dot_parties__pb2.CheckDuplicatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindDuplicates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/crm.parties.v1.PartiesService/FindDuplicates',
+            crm_dot_parties_dot_v1_dot_parties__pb2.FindDuplicatesRequest.SerializeToString,
+            crm_dot_parties_dot_v1_dot_parties__pb2.FindDuplicatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDuplicateCases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.parties.v1.PartiesService/ListDuplicateCases',
+            crm_dot_parties_dot_v1_dot_parties__pb2.ListDuplicateCasesRequest.SerializeToString,
+            crm_dot_parties_dot_v1_dot_parties__pb2.ListDuplicateCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDuplicateCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.parties.v1.PartiesService/GetDuplicateCase',
+            crm_dot_parties_dot_v1_dot_parties__pb2.GetDuplicateCaseRequest.SerializeToString,
+            crm_dot_parties_dot_v1_dot_parties__pb2.GetDuplicateCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideDuplicateCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.parties.v1.PartiesService/DecideDuplicateCase',
+            crm_dot_parties_dot_v1_dot_parties__pb2.DecideDuplicateCaseRequest.SerializeToString,
+            crm_dot_parties_dot_v1_dot_parties__pb2.DecideDuplicateCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveDuplicateCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.parties.v1.PartiesService/ResolveDuplicateCase',
+            crm_dot_parties_dot_v1_dot_parties__pb2.ResolveDuplicateCaseRequest.SerializeToString,
+            crm_dot_parties_dot_v1_dot_parties__pb2.ResolveDuplicateCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NoteDuplicateCaseSla(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.parties.v1.PartiesService/NoteDuplicateCaseSla',
+            crm_dot_parties_dot_v1_dot_parties__pb2.NoteDuplicateCaseSlaRequest.SerializeToString,
+            crm_dot_parties_dot_v1_dot_parties__pb2.NoteDuplicateCaseSlaResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -104,6 +104,29 @@ class PartiesServiceStub:
     """The merges a party took part in (as survivor or as merged party), newest first: the audit trail."""
     MarkNotDuplicate: _grpc.UnaryUnaryMultiCallable[_parties_pb2.MarkNotDuplicateRequest, _parties_pb2.MarkNotDuplicateResponse]
     """Records that two parties are distinct people or organizations: no duplicate case opens for the pair."""
+    CheckDuplicates: _grpc.UnaryUnaryMultiCallable[_parties_pb2.CheckDuplicatesRequest, _parties_pb2.CheckDuplicatesResponse]
+    """Duplicates. CreateParty and UpdateParty refuse a strong duplicate with ALREADY_EXISTS (unless
+    duplicate_override says otherwise, which is recorded) and open a review case for a possible one.
+    CheckDuplicates answers "who would this duplicate?" without writing anything.
+    """
+    FindDuplicates: _grpc.UnaryStreamMultiCallable[_parties_pb2.FindDuplicatesRequest, _parties_pb2.FindDuplicatesResponse]
+    """Finds duplicate clusters in the whole register or in an incoming file (before importing it), with
+    scores and explanations; streams progress, then the clusters, then a summary.
+    """
+    ListDuplicateCases: _grpc.UnaryUnaryMultiCallable[_parties_pb2.ListDuplicateCasesRequest, _parties_pb2.ListDuplicateCasesResponse]
+    """Review cases of possible duplicates, each followed by a Temporal workflow (reminders, escalation)."""
+    GetDuplicateCase: _grpc.UnaryUnaryMultiCallable[_parties_pb2.GetDuplicateCaseRequest, _parties_pb2.GetDuplicateCaseResponse]
+    """One case with both parties side by side and the explained score."""
+    DecideDuplicateCase: _grpc.UnaryUnaryMultiCallable[_parties_pb2.DecideDuplicateCaseRequest, _parties_pb2.DecideDuplicateCaseResponse]
+    """A data steward's decision: delivered to the case's workflow as a validated update; the workflow
+    applies it (ResolveDuplicateCase) and this call answers once it has.
+    """
+    ResolveDuplicateCase: _grpc.UnaryUnaryMultiCallable[_parties_pb2.ResolveDuplicateCaseRequest, _parties_pb2.ResolveDuplicateCaseResponse]
+    """Applies a decision to a case (merge, or not a duplicate); called by the review workflow. Idempotent
+    by request_id.
+    """
+    NoteDuplicateCaseSla: _grpc.UnaryUnaryMultiCallable[_parties_pb2.NoteDuplicateCaseSlaRequest, _parties_pb2.NoteDuplicateCaseSlaResponse]
+    """Records a reminder or an escalation the review workflow sent, so that lists show it."""
 
 @_typing.type_check_only
 class PartiesServiceAsyncStub(PartiesServiceStub):
@@ -181,6 +204,29 @@ class PartiesServiceAsyncStub(PartiesServiceStub):
     """The merges a party took part in (as survivor or as merged party), newest first: the audit trail."""
     MarkNotDuplicate: _aio.UnaryUnaryMultiCallable[_parties_pb2.MarkNotDuplicateRequest, _parties_pb2.MarkNotDuplicateResponse]  # type: ignore[assignment]
     """Records that two parties are distinct people or organizations: no duplicate case opens for the pair."""
+    CheckDuplicates: _aio.UnaryUnaryMultiCallable[_parties_pb2.CheckDuplicatesRequest, _parties_pb2.CheckDuplicatesResponse]  # type: ignore[assignment]
+    """Duplicates. CreateParty and UpdateParty refuse a strong duplicate with ALREADY_EXISTS (unless
+    duplicate_override says otherwise, which is recorded) and open a review case for a possible one.
+    CheckDuplicates answers "who would this duplicate?" without writing anything.
+    """
+    FindDuplicates: _aio.UnaryStreamMultiCallable[_parties_pb2.FindDuplicatesRequest, _parties_pb2.FindDuplicatesResponse]  # type: ignore[assignment]
+    """Finds duplicate clusters in the whole register or in an incoming file (before importing it), with
+    scores and explanations; streams progress, then the clusters, then a summary.
+    """
+    ListDuplicateCases: _aio.UnaryUnaryMultiCallable[_parties_pb2.ListDuplicateCasesRequest, _parties_pb2.ListDuplicateCasesResponse]  # type: ignore[assignment]
+    """Review cases of possible duplicates, each followed by a Temporal workflow (reminders, escalation)."""
+    GetDuplicateCase: _aio.UnaryUnaryMultiCallable[_parties_pb2.GetDuplicateCaseRequest, _parties_pb2.GetDuplicateCaseResponse]  # type: ignore[assignment]
+    """One case with both parties side by side and the explained score."""
+    DecideDuplicateCase: _aio.UnaryUnaryMultiCallable[_parties_pb2.DecideDuplicateCaseRequest, _parties_pb2.DecideDuplicateCaseResponse]  # type: ignore[assignment]
+    """A data steward's decision: delivered to the case's workflow as a validated update; the workflow
+    applies it (ResolveDuplicateCase) and this call answers once it has.
+    """
+    ResolveDuplicateCase: _aio.UnaryUnaryMultiCallable[_parties_pb2.ResolveDuplicateCaseRequest, _parties_pb2.ResolveDuplicateCaseResponse]  # type: ignore[assignment]
+    """Applies a decision to a case (merge, or not a duplicate); called by the review workflow. Idempotent
+    by request_id.
+    """
+    NoteDuplicateCaseSla: _aio.UnaryUnaryMultiCallable[_parties_pb2.NoteDuplicateCaseSlaRequest, _parties_pb2.NoteDuplicateCaseSlaResponse]  # type: ignore[assignment]
+    """Records a reminder or an escalation the review workflow sent, so that lists show it."""
 
 class PartiesServiceServicer(metaclass=_abc_1.ABCMeta):
     """The single register of everyone the company deals with: persons, organizations and groups, with
@@ -489,5 +535,70 @@ class PartiesServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_parties_pb2.MarkNotDuplicateResponse, _abc.Awaitable[_parties_pb2.MarkNotDuplicateResponse]]:
         """Records that two parties are distinct people or organizations: no duplicate case opens for the pair."""
+
+    @_abc_1.abstractmethod
+    def CheckDuplicates(
+        self,
+        request: _parties_pb2.CheckDuplicatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_parties_pb2.CheckDuplicatesResponse, _abc.Awaitable[_parties_pb2.CheckDuplicatesResponse]]:
+        """Duplicates. CreateParty and UpdateParty refuse a strong duplicate with ALREADY_EXISTS (unless
+        duplicate_override says otherwise, which is recorded) and open a review case for a possible one.
+        CheckDuplicates answers "who would this duplicate?" without writing anything.
+        """
+
+    @_abc_1.abstractmethod
+    def FindDuplicates(
+        self,
+        request: _parties_pb2.FindDuplicatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_parties_pb2.FindDuplicatesResponse], _abc.AsyncIterator[_parties_pb2.FindDuplicatesResponse]]:
+        """Finds duplicate clusters in the whole register or in an incoming file (before importing it), with
+        scores and explanations; streams progress, then the clusters, then a summary.
+        """
+
+    @_abc_1.abstractmethod
+    def ListDuplicateCases(
+        self,
+        request: _parties_pb2.ListDuplicateCasesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_parties_pb2.ListDuplicateCasesResponse, _abc.Awaitable[_parties_pb2.ListDuplicateCasesResponse]]:
+        """Review cases of possible duplicates, each followed by a Temporal workflow (reminders, escalation)."""
+
+    @_abc_1.abstractmethod
+    def GetDuplicateCase(
+        self,
+        request: _parties_pb2.GetDuplicateCaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_parties_pb2.GetDuplicateCaseResponse, _abc.Awaitable[_parties_pb2.GetDuplicateCaseResponse]]:
+        """One case with both parties side by side and the explained score."""
+
+    @_abc_1.abstractmethod
+    def DecideDuplicateCase(
+        self,
+        request: _parties_pb2.DecideDuplicateCaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_parties_pb2.DecideDuplicateCaseResponse, _abc.Awaitable[_parties_pb2.DecideDuplicateCaseResponse]]:
+        """A data steward's decision: delivered to the case's workflow as a validated update; the workflow
+        applies it (ResolveDuplicateCase) and this call answers once it has.
+        """
+
+    @_abc_1.abstractmethod
+    def ResolveDuplicateCase(
+        self,
+        request: _parties_pb2.ResolveDuplicateCaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_parties_pb2.ResolveDuplicateCaseResponse, _abc.Awaitable[_parties_pb2.ResolveDuplicateCaseResponse]]:
+        """Applies a decision to a case (merge, or not a duplicate); called by the review workflow. Idempotent
+        by request_id.
+        """
+
+    @_abc_1.abstractmethod
+    def NoteDuplicateCaseSla(
+        self,
+        request: _parties_pb2.NoteDuplicateCaseSlaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_parties_pb2.NoteDuplicateCaseSlaResponse, _abc.Awaitable[_parties_pb2.NoteDuplicateCaseSlaResponse]]:
+        """Records a reminder or an escalation the review workflow sent, so that lists show it."""
 
 def add_PartiesServiceServicer_to_server(servicer: PartiesServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
