@@ -8,6 +8,7 @@ from dashboards.builder import Dashboard, Panel, Query, Row, Variable, quantile,
 NS = 'namespace=~"$namespace"'
 SERVICE = f'{NS}, grpc_service="crm.parties.v1.PartiesService"'
 ERASURE = f'{NS}, workflow_type="PartyErasureWorkflow"'
+REVIEW = f'{NS}, workflow_type="DuplicateReviewWorkflow"'
 
 
 def build() -> Dashboard:
@@ -82,6 +83,33 @@ def build() -> Dashboard:
             ),
         ),
     )
+    duplicates = Row(
+        "Duplicates and merges",
+        (
+            Panel(
+                "Duplicate checks by outcome",
+                (Query(rate("crm_parties_duplicate_checks_total", NS, "outcome"), "{{outcome}}"),),
+                description="refused: a strong duplicate stopped at the door; review: a case opened for a steward.",
+                unit="ops",
+                stacked=True,
+            ),
+            Panel(
+                "Merges and unmerges (24 h)",
+                (Query(f"sum by (operation) (increase(crm_parties_merges_total{{{NS}}}[24h]))", "{{operation}}"),),
+                kind="bargauge",
+                min_zero=False,
+            ),
+            Panel(
+                "Duplicate reviews completed and failed",
+                (
+                    Query(rate("temporal_workflow_completed_total", REVIEW, "workflow_type"), "completed"),
+                    Query(rate("temporal_workflow_failed_total", REVIEW, "workflow_type"), "failed"),
+                ),
+                unit="ops",
+                width=24,
+            ),
+        ),
+    )
     erasure = Row(
         "Personal-data erasure",
         (
@@ -112,8 +140,8 @@ def build() -> Dashboard:
     return Dashboard(
         uid="crm-parties",
         title="CRM / Parties",
-        description="The customer and partner register: changes, searches, imports and erasures.",
-        rows=[register, search, imports, erasure],
+        description="The customer and partner register: changes, searches, imports, duplicates and erasures.",
+        rows=[register, search, imports, duplicates, erasure],
         variables=[Variable("namespace", "Namespace", "up")],
         tags=("crm", "parties"),
     )

@@ -16,3 +16,9 @@ SEARCHES = Histogram(
 )
 IMPORTED_ROWS = Counter("crm_parties_import_rows_total", "Rows received by bulk import, by outcome.", ["outcome"])
 ERASURES = Counter("crm_parties_erasures_total", "Parties whose personal data was anonymized.")
+DUPLICATE_CHECKS = Counter(
+    "crm_parties_duplicate_checks_total",
+    "Duplicate checks of creates and updates, by outcome (refused, overridden, review, distinct).",
+    ["outcome"],
+)
+MERGES = Counter("crm_parties_merges_total", "Merges and unmerges of parties.", ["operation"])

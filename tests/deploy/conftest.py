@@ -1,7 +1,7 @@
 """The running platform the deployment checks compare against: `crm up` on free ports, driven through its
 public APIs until every kind of metric the dashboards and alerts chart has been produced (calls that
-succeed and fail, a search, an import, an erasure that completes and a workflow that fails), then
-scraped on each role's /metrics endpoint."""
+succeed and fail, a search, an import, a merge and an unmerge, an erasure that completes and a workflow
+that fails), then scraped on each role's /metrics endpoint."""
 
 from __future__ import annotations
 
@@ -73,6 +73,19 @@ async def _drive_parties(address: str) -> str:
         for bad in (pb.GetPartyRequest(party_id="not-a-uuid"), pb.GetPartyRequest(party_id=str(uuid.uuid4()))):
             with pytest.raises(grpc.aio.AioRpcError):
                 await parties.GetParty(bad)
+        # A merge and its undoing (the parties dashboard charts both).
+        other = await create_person(parties)
+        merged = await parties.MergeParties(
+            pb.MergePartiesRequest(
+                request_id=f"deploy-{uuid.uuid4()}",
+                survivor_party_id=person.party_id,
+                merged_party_id=other.party_id,
+                context=CTX,
+            )
+        )
+        await parties.UnmergeParties(
+            pb.UnmergePartiesRequest(request_id=f"deploy-{uuid.uuid4()}", merge_id=merged.merge.merge_id, context=CTX)
+        )
         await parties.RequestErasure(
             pb.RequestErasureRequest(
                 party_id=person.party_id, grace_period=duration_pb2.Duration(seconds=0), context=CTX

@@ -42,6 +42,7 @@ from services.parties.domain.matching import (
     default_model,
     find_duplicates,
 )
+from services.parties.metrics import DUPLICATE_CHECKS
 from services.parties.store.duplicates import CaseRow, DuplicateStore
 from services.parties.store.merges import MergeStore
 from services.parties.store.repository import Actor, PartiesRepository
@@ -180,6 +181,16 @@ class DuplicatesMixin(MergesMixin):
         result, _ = await self.check_record(repo, record)
         strong = [p for p in result.pairs if p.decision == Decision.DUPLICATE]
         possible = [p for p in result.pairs if p.decision == Decision.POSSIBLE_DUPLICATE]
+        outcome = (
+            "refused"
+            if strong and override is None
+            else "overridden"
+            if strong
+            else "review"
+            if possible
+            else "distinct"
+        )
+        DUPLICATE_CHECKS.labels(outcome).inc()
         if strong and override is None:
             best = strong[0]
             raise AlreadyExists(

@@ -25,6 +25,7 @@ from services.parties.domain.survivorship import (
     decide_fields,
     plan_item_moves,
 )
+from services.parties.metrics import MERGES
 from services.parties.store.merges import Effects, MergeRecord, MergeStore
 from services.parties.store.repository import Actor, PartiesRepository
 from services.parties.store.rows import FactRow
@@ -222,6 +223,7 @@ class MergesMixin(AppBase):
         await self.record(store.repo, merged, "party.merged_away", [f"merged_into/{survivor}"], m_version, who)
         decisions_json = [{"field": d.field, "taken_from": d.taken_from, "rule": d.rule} for d in decisions]
         await store.insert_merge(merge_id, survivor, merged, decisions_json, effects, moved, who)
+        MERGES.labels("merge").inc()
         record = await store.merge_record(merge_id)
         assert record is not None
         return record
@@ -289,6 +291,7 @@ class MergesMixin(AppBase):
         s_version = await self._refresh_names(store, record.survivor_id, kind)
         await store.mark_not_duplicate(record.survivor_id, record.merged_id, who)
         await store.mark_unmerged(record.merge_id, who)
+        MERGES.labels("unmerge").inc()
         fields = [f"merges/{record.merge_id}"]
         await self.record(store.repo, record.survivor_id, "party.unmerged", fields, s_version, who)
         await self.record(store.repo, record.merged_id, "party.unmerged", fields, m_version, who)
