@@ -22,12 +22,14 @@ class Settings(BaseSettings):
     # Shared database URL; a per-service URL (CRM_PARTIES_DATABASE_URL...) wins over it.
     database_url: str | None = None
     parties_database_url: str | None = None
+    commissions_database_url: str | None = None
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "crm"
     temporal_task_queue: str = "crm-workflows"
 
     parties_address: str = "127.0.0.1:50051"
+    commissions_address: str = "127.0.0.1:50052"
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=50051, ge=0, le=65535)
     metrics_port: int = Field(default=0, ge=0, le=65535)
@@ -60,7 +62,7 @@ class Settings(BaseSettings):
     duplicate_review_reminder_hours: float = Field(default=48.0, gt=0)
     duplicate_review_escalation_hours: float = Field(default=120.0, gt=0)
 
-    @field_validator("database_url", "parties_database_url")
+    @field_validator("database_url", "parties_database_url", "commissions_database_url")
     @classmethod
     def _postgres_only(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://")):

@@ -23,6 +23,8 @@ from crmctl.infra import LocalPostgres, LocalTemporal, free_port, start_postgres
 ROOT = Path(__file__).resolve().parent.parent
 PARTIES_MIGRATIONS = ROOT / "services" / "parties" / "migrations"
 TEMPLATE = "crm_parties_template"
+COMMISSIONS_MIGRATIONS = ROOT / "services" / "commissions" / "migrations"
+COMMISSIONS_TEMPLATE = "crm_commissions_template"
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +45,35 @@ def parties_db_url(postgres: LocalPostgres) -> Iterator[str]:
     url = postgres.ensure_database(name, template=TEMPLATE)
     yield url
     postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def commissions_template(postgres: LocalPostgres) -> str:
+    """A migrated template of the commissions schema, made on first use (the parties template is untouched)."""
+    postgres.ensure_database(COMMISSIONS_TEMPLATE)
+    db.migrate(COMMISSIONS_MIGRATIONS, postgres.url(COMMISSIONS_TEMPLATE))
+    return COMMISSIONS_TEMPLATE
+
+
+@pytest.fixture(scope="module")
+def commissions_db_url(postgres: LocalPostgres, commissions_template: str) -> Iterator[str]:
+    name = f"crm_commissions_{uuid.uuid4().hex[:10]}"
+    url = postgres.ensure_database(name, template=commissions_template)
+    yield url
+    postgres.drop_database(name)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def commissions_server(commissions_db_url: str) -> AsyncIterator[str]:
+    """A real commissions gRPC server on a free port; yields its address."""
+    from services.commissions.main import start
+
+    settings = Settings(  # type: ignore[call-arg]
+        commissions_database_url=commissions_db_url, temporal_address="127.0.0.1:1", grpc_port=0, db_pool_size=5
+    )
+    grpc_app, _ = await start(settings, port=0)
+    yield f"127.0.0.1:{grpc_app.port}"
+    await grpc_app.stop(grace=1)
 
 
 @pytest.fixture(scope="session")

@@ -142,8 +142,20 @@ def phone() -> str:
 # -- request builders ---------------------------------------------------------------------------------
 
 
+_birthdays: list[str] = []
+
+
 def unique_birthday() -> str:
-    return (date(1940, 1, 1) + timedelta(days=_rng.randrange(60 * 365))).isoformat()
+    """A birthday no other person of the session has, nor one a typo or a day/month swap away from it
+    (the duplicate check reads those as the same birthday)."""
+    for _attempt in range(500):
+        day = date(1925, 1, 1) + timedelta(days=_rng.randrange(80 * 365))
+        digits = day.strftime("%Y%m%d")
+        swapped = day.strftime("%Y%d%m")
+        if all(sum(a != b for a, b in zip(digits, o, strict=True)) >= 2 and swapped != o for o in _birthdays):
+            break
+    _birthdays.append(digits)
+    return day.isoformat()
 
 
 def unique_surname() -> str:

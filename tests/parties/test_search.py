@@ -111,7 +111,12 @@ async def test_paging_without_duplicates(parties, people):
     for i in range(23):
         p = (
             await parties.CreateParty(
-                create_person_req(profile=person("Пейджеров", f"Пётр{'а' * (i % 3)}", ""), role_types=["supplier"])
+                create_person_req(
+                    profile=person("Пейджеров", f"Пётр{'а' * (i % 3)}", ""),
+                    role_types=["supplier"],
+                    # Namesakes on purpose: the test is about paging, not the duplicate check.
+                    duplicate_override=pb.DuplicateOverride(allow=True, reason="paging test"),
+                )
             )
         ).party
         created.add(p.party_id)
