@@ -142,19 +142,21 @@ def phone() -> str:
 # -- request builders ---------------------------------------------------------------------------------
 
 
-_birthdays: list[str] = []
+#: Birthdays given out, with every date a typo or a day/month swap away from one (as YYYYMMDD).
+_taken_birthdays: set[str] = set()
 
 
 def unique_birthday() -> str:
     """A birthday no other person of the session has, nor one a typo or a day/month swap away from it
     (the duplicate check reads those as the same birthday)."""
-    for _attempt in range(500):
-        day = date(1925, 1, 1) + timedelta(days=_rng.randrange(80 * 365))
+    for _attempt in range(100):
+        day = date(1900, 1, 1) + timedelta(days=_rng.randrange(110 * 365))
         digits = day.strftime("%Y%m%d")
-        swapped = day.strftime("%Y%d%m")
-        if all(sum(a != b for a, b in zip(digits, o, strict=True)) >= 2 and swapped != o for o in _birthdays):
+        if digits not in _taken_birthdays:
             break
-    _birthdays.append(digits)
+    _taken_birthdays.add(day.strftime("%Y%d%m"))
+    for i in range(len(digits)):
+        _taken_birthdays.update(digits[:i] + c + digits[i + 1 :] for c in "0123456789")
     return day.isoformat()
 
 
