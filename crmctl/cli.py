@@ -17,7 +17,7 @@ app = typer.Typer(help="CRM platform: run, operate and try the services.", no_ar
 serve_app = typer.Typer(help="Run one service's gRPC server.", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
 
-SERVICES = ("parties",)
+SERVICES = ("parties", "commissions")
 
 
 def settings() -> Settings:
@@ -38,10 +38,12 @@ def up(
     ] = None,
     gateway_port: int = 8000,
     parties_port: int = 50051,
+    commissions_port: int = 50052,
     temporal_port: int = 7233,
     ui_port: int = 8233,
     parties_metrics_port: int = 9101,
     worker_metrics_port: int = 9102,
+    commissions_metrics_port: int = 9103,
     demo: Annotated[bool, typer.Option(help="Load demo data when the register is empty.")] = False,
 ) -> None:
     """Run the whole platform locally in this terminal (Ctrl-C stops everything)."""
@@ -53,10 +55,12 @@ def up(
         StackPorts(
             gateway=gateway_port,
             parties=parties_port,
+            commissions=commissions_port,
             temporal=temporal_port,
             temporal_ui=ui_port,
             parties_metrics=parties_metrics_port,
             worker_metrics=worker_metrics_port,
+            commissions_metrics=commissions_metrics_port,
         ),
         s,
     )
@@ -70,6 +74,20 @@ def serve_parties(
 ) -> None:
     """The parties service (the customer and partner register)."""
     from services.parties.main import serve
+
+    s = settings()
+    if port is not None:
+        s.grpc_port = port
+    asyncio.run(serve(s, migrate=migrate))
+
+
+@serve_app.command("commissions")
+def serve_commissions(
+    port: Annotated[int | None, typer.Option(help="gRPC port (default CRM_GRPC_PORT).")] = None,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = False,
+) -> None:
+    """The commissions service (plans, transactions, calculation runs, statements, payroll export)."""
+    from services.commissions.main import serve
 
     s = settings()
     if port is not None:

@@ -28,7 +28,7 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "CrmScore": "Double",
 }
 
-SERVICE_DATABASES = ("parties",)
+SERVICE_DATABASES = ("parties", "commissions")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -21,17 +21,19 @@ from crm_runtime.settings import Settings
 from crmctl.infra import LocalPostgres, LocalTemporal, start_postgres, start_temporal, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
-COLORS = {"parties": "36", "worker": "35", "gateway": "32", "demo": "33"}
+COLORS = {"parties": "36", "commissions": "34", "worker": "35", "gateway": "32", "demo": "33"}
 
 
 @dataclass
 class StackPorts:
     gateway: int = 8000
     parties: int = 50051
+    commissions: int = 50052
     temporal: int = 7233
     temporal_ui: int = 8233
     parties_metrics: int = 9101
     worker_metrics: int = 9102
+    commissions_metrics: int = 9103
 
 
 @dataclass
@@ -79,6 +81,16 @@ class LocalStack:
         _say(f"PostgreSQL: embedded cluster in {self.data_dir / 'postgres'}")
         self.pg = start_postgres(self.data_dir / "postgres")
         return self.pg.ensure_database("crm_parties")
+
+    def _commissions_database_url(self, parties_url: str) -> str:
+        """Its own database in the embedded cluster; outside it, CRM_COMMISSIONS_DATABASE_URL, else the
+        shared database (the service keeps to its own schema and version table)."""
+        external = os.environ.get("CRM_COMMISSIONS_DATABASE_URL") or os.environ.get("CRM_DATABASE_URL")
+        if external:
+            return external
+        if self.pg is not None:
+            return self.pg.ensure_database("crm_commissions")
+        return parties_url
 
     def _temporal_address(self) -> str:
         external = os.environ.get("CRM_TEMPORAL_ADDRESS")
@@ -189,12 +201,17 @@ class LocalStack:
         db_url = self._database_url()
         _say("applying migrations (parties)")
         migrate(ROOT / "services" / "parties" / "migrations", db_url)
+        commissions_url = self._commissions_database_url(db_url)
+        _say("applying migrations (commissions)")
+        migrate(ROOT / "services" / "commissions" / "migrations", commissions_url)
         temporal_address = self._temporal_address()
         p = self.ports
         common = {
             "CRM_PARTIES_DATABASE_URL": db_url,
             "CRM_TEMPORAL_ADDRESS": temporal_address,
             "CRM_PARTIES_ADDRESS": f"127.0.0.1:{p.parties}",
+            "CRM_COMMISSIONS_DATABASE_URL": commissions_url,
+            "CRM_COMMISSIONS_ADDRESS": f"127.0.0.1:{p.commissions}",
             "CRM_STATE_DIR": str(self.data_dir),
         }
         self.roles = [
@@ -203,13 +220,19 @@ class LocalStack:
                 ["serve", "parties"],
                 {**common, "CRM_GRPC_PORT": str(p.parties), "CRM_METRICS_PORT": str(p.parties_metrics)},
             ),
+            Role(
+                "commissions",
+                ["serve", "commissions"],
+                {**common, "CRM_GRPC_PORT": str(p.commissions), "CRM_METRICS_PORT": str(p.commissions_metrics)},
+            ),
             Role("worker", ["worker"], {**common, "CRM_METRICS_PORT": str(p.worker_metrics)}),
             Role("gateway", ["gateway"], {**common, "CRM_GATEWAY_PORT": str(p.gateway)}),
         ]
         for role in self.roles:
             self._spawn(role)
-        parties, worker, gateway = self.roles
+        parties, commissions, worker, gateway = self.roles
         self._wait_grpc_health(f"127.0.0.1:{p.parties}", 60, parties)
+        self._wait_grpc_health(f"127.0.0.1:{p.commissions}", 60, commissions)
         wait_for_port("127.0.0.1", p.worker_metrics, timeout=60, proc=worker.process)
         self._wait_http(f"http://127.0.0.1:{p.gateway}/readyz", 60, gateway)
         if load_demo:
@@ -228,6 +251,8 @@ class LocalStack:
                     f"  gateway metrics      http://127.0.0.1:{p.gateway}/metrics",
                     f"  parties gRPC         127.0.0.1:{p.parties}  (reflection on: grpcurl -plaintext ... list)",
                     f"  parties metrics      http://127.0.0.1:{p.parties_metrics}/metrics",
+                    f"  commissions gRPC     127.0.0.1:{p.commissions}",
+                    f"  commissions metrics  http://127.0.0.1:{p.commissions_metrics}/metrics",
                     f"  worker metrics       http://127.0.0.1:{p.worker_metrics}/metrics",
                     f"  Temporal UI          {ui}  (namespace {self.settings.temporal_namespace})",
                     f"  Temporal gRPC        {temporal_address}",

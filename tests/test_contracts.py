@@ -9,11 +9,12 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
+from crm.commissions.v1 import commissions_pb2
 from crm.common.v1 import common_pb2
 from crm.parties.v1 import parties_pb2
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = [common_pb2.DESCRIPTOR, parties_pb2.DESCRIPTOR]
+FILES = [common_pb2.DESCRIPTOR, parties_pb2.DESCRIPTOR, commissions_pb2.DESCRIPTOR]
 
 
 def test_generated_code_is_up_to_date() -> None:

@@ -1,5 +1,5 @@
-"""`crm up` as a user runs it: one process brings up PostgreSQL, Temporal, the parties service, the
-worker and the gateway, prints the URLs, serves requests, and a Ctrl-C (SIGINT, twice even) stops all
+"""`crm up` as a user runs it: one process brings up PostgreSQL, Temporal, the parties and commissions
+services, the worker and the gateway, prints the URLs, serves requests, and a Ctrl-C (SIGINT, twice even) stops all
 of it, leaving no process behind. A second start finds the data of the first."""
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def test_crm_up_runs_the_platform_and_stops_cleanly(tmp_path: Path) -> None:
     ports = {
         "gateway_port": free_port(), "parties_port": free_port(), "temporal_port": free_port(),
         "ui_port": free_port(), "parties_metrics_port": free_port(), "worker_metrics_port": free_port(),
+        "commissions_port": free_port(), "commissions_metrics_port": free_port(),
     }  # fmt: skip
     log = tmp_path / "up.log"
     proc = start(data, ports, log)
@@ -69,6 +70,7 @@ def test_crm_up_runs_the_platform_and_stops_cleanly(tmp_path: Path) -> None:
             f"http://127.0.0.1:{ports['gateway_port']}/metrics",
             f"http://127.0.0.1:{ports['parties_metrics_port']}/metrics",
             f"http://127.0.0.1:{ports['worker_metrics_port']}/metrics",
+            f"http://127.0.0.1:{ports['commissions_metrics_port']}/metrics",
             f"http://127.0.0.1:{ports['ui_port']}",
         ):
             assert url.split("/metrics")[0].split("/docs")[0] in text, f"{url} is not printed"

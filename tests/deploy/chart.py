@@ -44,7 +44,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "tls": [{"secretName": "crm-tls", "hosts": ["crm.example.com"]}],
         },
     },
-    "single-role": {"roles": {"worker": {"enabled": False}, "gateway": {"enabled": False}}},
+    "single-role": {
+        "roles": {"commissions": {"enabled": False}, "worker": {"enabled": False}, "gateway": {"enabled": False}}
+    },
     "hpa": {"defaults": {"autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 12}}},
 }
 

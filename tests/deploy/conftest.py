@@ -129,6 +129,7 @@ def running_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
     ports = {
         "gateway_port": free_port(), "parties_port": free_port(), "temporal_port": free_port(),
         "ui_port": free_port(), "parties_metrics_port": free_port(), "worker_metrics_port": free_port(),
+        "commissions_port": free_port(), "commissions_metrics_port": free_port(),
     }  # fmt: skip
     log = tmp_path_factory.mktemp("deploy") / "up.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}

@@ -164,7 +164,7 @@ def test_hpa_and_pdb_only_where_they_make_sense() -> None:
     assert not by_kind(two, "HorizontalPodAutoscaler")
     hpa_objs = objects(SCENARIOS["hpa"])
     hpas = by_kind(hpa_objs, "HorizontalPodAutoscaler")
-    assert set(hpas) == {"crm-parties", "crm-worker", "crm-gateway"}
+    assert set(hpas) == {"crm-parties", "crm-commissions", "crm-worker", "crm-gateway"}
     hpa = hpas["crm-parties"]
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 12)
@@ -201,8 +201,9 @@ def test_migrations_run_as_a_hook_before_install_and_upgrade() -> None:
     annotations = job["metadata"]["annotations"]
     assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
     assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
-    (c,) = job["spec"]["template"]["spec"]["containers"]
-    assert c["args"] == ["migrate", "parties"]
+    containers = job["spec"]["template"]["spec"]["containers"]
+    assert sorted(c["args"] for c in containers) == [["migrate", "commissions"], ["migrate", "parties"]]
+    c = next(c for c in containers if c["args"] == ["migrate", "parties"])
     assert env_of(c)["CRM_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "crm-database"
     # The hook runs before the release's ConfigMap and ServiceAccount exist: it must not need them.
     assert "envFrom" not in c and "serviceAccountName" not in job["spec"]["template"]["spec"]
@@ -261,7 +262,11 @@ def test_adding_a_service_is_one_entry_in_values() -> None:
     )
     assert by_kind(objs, "ConfigMap")["crm-config"]["data"]["CRM_CAMPAIGNS_ADDRESS"] == "crm-campaigns:50052"
     (job,) = by_kind(objs, "Job").values()
-    assert sorted(c["args"][1] for c in job["spec"]["template"]["spec"]["containers"]) == ["campaigns", "parties"]
+    assert sorted(c["args"][1] for c in job["spec"]["template"]["spec"]["containers"]) == [
+        "campaigns",
+        "commissions",
+        "parties",
+    ]
     for obj in objs:
         if obj["kind"] not in CUSTOM_KINDS:
             kubernetes_validate.validate(obj, KUBERNETES, strict=True)

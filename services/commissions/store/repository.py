@@ -1,0 +1,406 @@
+"""Reads and writes of the commissions schema on one connection (the caller owns the transaction).
+
+Domain values go in and come out (`Organisation`, `Plan`, `PlanAssignment`, `Transaction`,
+`PeriodLedger`, run frames); no business rule lives here. Run results are stored as one JSON document
+per frame (see migration 0001 for why) plus a row per participant's payment.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.commissions.domain.org import (
+    Assignment,
+    Organisation,
+    Participant,
+    ParticipantRole,
+    PositionVersion,
+    Title,
+)
+from services.commissions.domain.periods import Period
+from services.commissions.domain.plans import Plan, PlanAssignment, PlanBook
+from services.commissions.domain.results import CREDIT_SCHEMA, SCHEMAS
+from services.commissions.domain.runs import PeriodLedger, RunRecord
+from services.commissions.domain.transactions import Transaction
+
+S = "commissions"
+CREDITS = "credits"
+
+
+def frame_schema(name: str) -> dict[str, pl.DataType]:
+    return CREDIT_SCHEMA if name == CREDITS else SCHEMAS[name]
+
+
+def frame_to_json(frame: pl.DataFrame) -> str:
+    return frame.write_json()
+
+
+def frame_from_json(name: str, data: str) -> pl.DataFrame:
+    return pl.read_json(io.StringIO(data), schema=frame_schema(name))
+
+
+def plan_book_to_json(book: PlanBook) -> dict[str, Any]:
+    return {
+        "plans": [p.model_dump(mode="json") for p in book.plans],
+        "assignments": [
+            {
+                "plan_id": a.plan_id,
+                "valid_from": a.valid_from.isoformat(),
+                "valid_to": a.valid_to.isoformat() if a.valid_to else None,
+                "title_id": a.title_id,
+                "position_id": a.position_id,
+            }
+            for a in book.assignments
+        ],
+    }
+
+
+def plan_book_from_json(data: Mapping[str, Any]) -> PlanBook:
+    return PlanBook(
+        tuple(Plan.model_validate(p) for p in data["plans"]),
+        tuple(
+            PlanAssignment(
+                a["plan_id"],
+                date.fromisoformat(a["valid_from"]),
+                date.fromisoformat(a["valid_to"]) if a["valid_to"] else None,
+                title_id=a["title_id"],
+                position_id=a["position_id"],
+            )
+            for a in data["assignments"]
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class RunRow:
+    period: Period
+    run_version: int
+    kind: str
+    currency: str
+    plan_book: PlanBook
+    recorded_at: datetime
+
+
+class Repository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def _rows(self, sql: str, **params: Any) -> list[Any]:
+        return list((await self.conn.execute(text(sql), params)).mappings())
+
+    # -- idempotency -------------------------------------------------------------------------------
+
+    async def stored_response(self, operation: str, request_id: str) -> bytes | None:
+        rows = await self._rows(
+            f"SELECT response FROM {S}.idempotency WHERE operation = :op AND request_id = :rid",
+            op=operation,
+            rid=request_id,
+        )
+        return bytes(rows[0]["response"]) if rows else None
+
+    async def store_response(self, operation: str, request_id: str, response: bytes) -> None:
+        await self.conn.execute(
+            text(f"INSERT INTO {S}.idempotency (operation, request_id, response) VALUES (:op, :rid, :resp)"),
+            {"op": operation, "rid": request_id, "resp": response},
+        )
+
+    async def lock(self, key: str) -> None:
+        """Serialise writers of the same kind (organisation, plans, a period) for this transaction."""
+        await self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"commissions:{key}"})
+
+    # -- organisation ------------------------------------------------------------------------------
+
+    async def organisation(self) -> Organisation:
+        titles = await self._rows(f"SELECT title_id, name FROM {S}.titles ORDER BY title_id")
+        positions = await self._rows(
+            f"SELECT position_id, title_id, manager_position_id, valid_from, valid_to FROM {S}.position_versions "
+            "ORDER BY position_id, valid_from"
+        )
+        participants = await self._rows(f"SELECT participant_id, name, role FROM {S}.participants ORDER BY 1")
+        assignments = await self._rows(
+            f"SELECT participant_id, position_id, valid_from, valid_to FROM {S}.assignments ORDER BY 1, 2, 3"
+        )
+        return Organisation(
+            titles=tuple(Title(r["title_id"], r["name"]) for r in titles),
+            positions=tuple(
+                PositionVersion(
+                    r["position_id"], r["title_id"], r["manager_position_id"], r["valid_from"], r["valid_to"]
+                )
+                for r in positions
+            ),
+            participants=tuple(
+                Participant(r["participant_id"], r["name"], ParticipantRole(r["role"])) for r in participants
+            ),
+            assignments=tuple(
+                Assignment(r["participant_id"], r["position_id"], r["valid_from"], r["valid_to"]) for r in assignments
+            ),
+        )
+
+    async def add_organisation(
+        self,
+        titles: Iterable[Title],
+        positions: Iterable[PositionVersion],
+        participants: Iterable[Participant],
+        assignments: Iterable[Assignment],
+    ) -> None:
+        for t in titles:
+            await self.conn.execute(
+                text(
+                    f"INSERT INTO {S}.titles (title_id, name) VALUES (:id, :name) "
+                    "ON CONFLICT (title_id) DO UPDATE SET name = EXCLUDED.name"
+                ),
+                {"id": t.title_id, "name": t.name},
+            )
+        for p in participants:
+            await self.conn.execute(
+                text(
+                    f"INSERT INTO {S}.participants (participant_id, name, role) VALUES (:id, :name, :role) "
+                    "ON CONFLICT (participant_id) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role"
+                ),
+                {"id": p.participant_id, "name": p.name, "role": p.role.value},
+            )
+        for v in positions:
+            await self.conn.execute(
+                text(
+                    f"INSERT INTO {S}.position_versions (position_id, title_id, manager_position_id, valid_from, "
+                    "valid_to) VALUES (:id, :title, :mgr, :vf, :vt) ON CONFLICT DO NOTHING"
+                ),
+                {"id": v.position_id, "title": v.title_id, "mgr": v.manager_id, "vf": v.valid_from, "vt": v.valid_to},
+            )
+        for a in assignments:
+            await self.conn.execute(
+                text(
+                    f"INSERT INTO {S}.assignments (participant_id, position_id, valid_from, valid_to) "
+                    "VALUES (:pid, :pos, :vf, :vt) ON CONFLICT DO NOTHING"
+                ),
+                {"pid": a.participant_id, "pos": a.position_id, "vf": a.valid_from, "vt": a.valid_to},
+            )
+
+    # -- plans -------------------------------------------------------------------------------------
+
+    async def latest_plans(self) -> list[Plan]:
+        rows = await self._rows(
+            f"SELECT DISTINCT ON (plan_id) plan FROM {S}.plans ORDER BY plan_id, version DESC",
+        )
+        return [Plan.model_validate(_json(r["plan"])) for r in rows]
+
+    async def next_plan_version(self, plan_id: str) -> int:
+        rows = await self._rows(
+            f"SELECT coalesce(max(version), 0) + 1 AS v FROM {S}.plans WHERE plan_id = :p", p=plan_id
+        )
+        return int(rows[0]["v"])
+
+    async def add_plan(self, plan: Plan) -> None:
+        await self.conn.execute(
+            text(f"INSERT INTO {S}.plans (plan_id, version, plan) VALUES (:id, :v, CAST(:plan AS jsonb))"),
+            {"id": plan.plan_id, "v": plan.version, "plan": json.dumps(plan.model_dump(mode="json"))},
+        )
+
+    async def plan_assignments(self) -> list[PlanAssignment]:
+        rows = await self._rows(
+            f"SELECT plan_id, valid_from, valid_to, title_id, position_id FROM {S}.plan_assignments "
+            "ORDER BY assignment_id"
+        )
+        return [
+            PlanAssignment(
+                r["plan_id"], r["valid_from"], r["valid_to"], title_id=r["title_id"], position_id=r["position_id"]
+            )
+            for r in rows
+        ]
+
+    async def add_plan_assignment(self, a: PlanAssignment) -> int:
+        rows = await self._rows(
+            f"INSERT INTO {S}.plan_assignments (plan_id, title_id, position_id, valid_from, valid_to) "
+            "VALUES (:plan, :title, :pos, :vf, :vt) RETURNING assignment_id",
+            plan=a.plan_id,
+            title=a.title_id,
+            pos=a.position_id,
+            vf=a.valid_from,
+            vt=a.valid_to,
+        )
+        return int(rows[0]["assignment_id"])
+
+    # -- transactions ------------------------------------------------------------------------------
+
+    async def transactions_by_id(self, ids: Collection[str]) -> dict[str, Transaction]:
+        if not ids:
+            return {}
+        stmt = text(f"SELECT * FROM {S}.transactions WHERE transaction_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        rows = (await self.conn.execute(stmt, {"ids": list(ids)})).mappings()
+        return {r["transaction_id"]: _transaction(r) for r in rows}
+
+    async def reversed_minor(self, original_ids: Collection[str]) -> dict[str, int]:
+        """How much of each original is already reversed, as a positive number of minor units."""
+        if not original_ids:
+            return {}
+        stmt = text(
+            f"SELECT original_id, -sum(amount_minor) AS rev FROM {S}.transactions WHERE original_id IN :ids "
+            "GROUP BY original_id"
+        ).bindparams(bindparam("ids", expanding=True))
+        rows = (await self.conn.execute(stmt, {"ids": list(original_ids)})).mappings()
+        return {r["original_id"]: int(r["rev"]) for r in rows}
+
+    async def add_transactions(self, txns: Iterable[Transaction]) -> int:
+        params = [
+            {
+                "id": t.transaction_id,
+                "bd": t.booking_date,
+                "cd": t.credit_date,
+                "amt": t.amount_minor,
+                "cur": t.currency,
+                "pos": t.seller_position_id,
+                "product": t.product,
+                "territory": t.territory,
+                "channel": t.channel,
+                "segment": t.segment,
+                "orig": t.original_id,
+                "units": t.units,
+            }
+            for t in txns
+        ]
+        if not params:
+            return 0
+        await self.conn.execute(
+            text(
+                f"INSERT INTO {S}.transactions (transaction_id, booking_date, credit_date, amount_minor, currency, "
+                "seller_position_id, product, territory, channel, segment, original_id, units) VALUES "
+                "(:id, :bd, :cd, :amt, :cur, :pos, :product, :territory, :channel, :segment, :orig, :units) "
+                "ON CONFLICT (transaction_id) DO NOTHING"
+            ),
+            params,
+        )
+        return len(params)
+
+    async def transactions_between(self, first_day: date, last_day: date) -> list[Transaction]:
+        rows = await self._rows(
+            f"SELECT * FROM {S}.transactions WHERE booking_date BETWEEN :a AND :b ORDER BY transaction_id",
+            a=first_day,
+            b=last_day,
+        )
+        return [_transaction(r) for r in rows]
+
+    # -- periods and runs --------------------------------------------------------------------------
+
+    async def ledger(self, period: Period) -> PeriodLedger:
+        runs = await self._rows(
+            f"SELECT run_version, kind, recorded_at FROM {S}.runs WHERE period = :p ORDER BY run_version",
+            p=str(period),
+        )
+        row = await self._rows(
+            f"SELECT finalized_version, finalized_at FROM {S}.periods WHERE period = :p", p=str(period)
+        )
+        return PeriodLedger(
+            period,
+            tuple(RunRecord(r["run_version"], r["kind"], r["recorded_at"]) for r in runs),
+            row[0]["finalized_version"] if row else None,
+            row[0]["finalized_at"] if row else None,
+        )
+
+    async def finalized_periods(self) -> frozenset[Period]:
+        rows = await self._rows(f"SELECT period FROM {S}.periods WHERE finalized_version IS NOT NULL")
+        return frozenset(Period.parse(r["period"]) for r in rows)
+
+    async def finalize(self, ledger: PeriodLedger) -> None:
+        await self.conn.execute(
+            text(f"UPDATE {S}.periods SET finalized_version = :v, finalized_at = :at WHERE period = :p"),
+            {"v": ledger.finalized_version, "at": ledger.finalized_at, "p": str(ledger.period)},
+        )
+
+    async def add_run(
+        self, run: RunRow, frames: Mapping[str, pl.DataFrame], payments: Iterable[tuple[str, int, int]]
+    ) -> None:
+        p = str(run.period)
+        await self.conn.execute(text(f"INSERT INTO {S}.periods (period) VALUES (:p) ON CONFLICT DO NOTHING"), {"p": p})
+        await self.conn.execute(
+            text(
+                f"INSERT INTO {S}.runs (period, run_version, kind, currency, plan_book, recorded_at) "
+                "VALUES (:p, :v, :kind, :cur, CAST(:book AS jsonb), :at)"
+            ),
+            {
+                "p": p,
+                "v": run.run_version,
+                "kind": run.kind,
+                "cur": run.currency,
+                "book": json.dumps(plan_book_to_json(run.plan_book)),
+                "at": run.recorded_at,
+            },
+        )
+        await self.conn.execute(
+            text(f"INSERT INTO {S}.run_frames (period, run_version, name, data) VALUES (:p, :v, :name, :data)"),
+            [{"p": p, "v": run.run_version, "name": n, "data": frame_to_json(f)} for n, f in frames.items()],
+        )
+        rows = [{"p": p, "v": run.run_version, "pid": pid, "e": e, "pay": pay} for pid, e, pay in payments]
+        if rows:
+            await self.conn.execute(
+                text(
+                    f"INSERT INTO {S}.run_payments (period, run_version, participant_id, earnings_minor, "
+                    "payment_minor) VALUES (:p, :v, :pid, :e, :pay)"
+                ),
+                rows,
+            )
+
+    async def run(self, period: Period, run_version: int) -> RunRow | None:
+        rows = await self._rows(
+            f"SELECT kind, currency, plan_book, recorded_at FROM {S}.runs WHERE period = :p AND run_version = :v",
+            p=str(period),
+            v=run_version,
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return RunRow(
+            period, run_version, r["kind"], r["currency"], plan_book_from_json(_json(r["plan_book"])), r["recorded_at"]
+        )
+
+    async def frames(
+        self, period: Period, run_version: int, names: Collection[str] | None = None
+    ) -> dict[str, pl.DataFrame]:
+        rows = await self._rows(
+            f"SELECT name, data FROM {S}.run_frames WHERE period = :p AND run_version = :v",
+            p=str(period),
+            v=run_version,
+        )
+        return {r["name"]: frame_from_json(r["name"], r["data"]) for r in rows if names is None or r["name"] in names}
+
+    async def latest_run_before(self, period: Period) -> tuple[Period, int] | None:
+        """The run whose balances and open deposits carry into ``period``: the previous period's
+        finalized run, else its latest."""
+        rows = await self._rows(
+            f"SELECT r.period, coalesce(p.finalized_version, max(r.run_version)) AS v FROM {S}.runs r "
+            f"JOIN {S}.periods p USING (period) WHERE r.period < :p GROUP BY r.period, p.finalized_version "
+            "ORDER BY r.period DESC LIMIT 1",
+            p=str(period),
+        )
+        return (Period.parse(rows[0]["period"]), int(rows[0]["v"])) if rows else None
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _transaction(r: Mapping[str, Any]) -> Transaction:
+    return Transaction(
+        r["transaction_id"],
+        r["booking_date"],
+        r["credit_date"],
+        int(r["amount_minor"]),
+        r["currency"],
+        r["seller_position_id"],
+        r["product"],
+        r["territory"],
+        r["channel"],
+        r["segment"],
+        r["original_id"],
+        int(r["units"]),
+    )
