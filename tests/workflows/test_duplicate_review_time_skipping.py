@@ -6,6 +6,7 @@ server: the Java test server answers a refused update with "update not found".)"
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -100,6 +101,16 @@ async def get_case(parties: parties_pb2_grpc.PartiesServiceStub, case_id: str) -
     return (await parties.GetDuplicateCase(pb.GetDuplicateCaseRequest(case_id=case_id))).case
 
 
+async def settled(stack: Stack, case_id: str, field: str) -> pb.DuplicateCase:
+    """The case once the workflow's SLA activity has recorded `field` (it runs just after the timer)."""
+    for _ in range(100):
+        case = await get_case(stack.parties, case_id)
+        if case.HasField(field):
+            return case
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{field} was never recorded on case {case_id}")
+
+
 def decide(case: pb.DuplicateCase, *, senior: bool = False, **kw: object) -> pb.DecideDuplicateCaseRequest:
     kw.setdefault("resolution", pb.DUPLICATE_CASE_RESOLUTION_MERGE)
     if kw["resolution"] == pb.DUPLICATE_CASE_RESOLUTION_MERGE:
@@ -128,13 +139,12 @@ async def test_reminder_then_escalation_then_only_a_senior_decides(stack: Stack)
     case = await open_case(stack.parties)
     handle = stack.env.client.get_workflow_handle(case.workflow_id)
     await stack.env.sleep(timedelta(hours=49))
-    reminded = await get_case(stack.parties, case.case_id)
-    assert reminded.HasField("reminded_at") and not reminded.HasField("escalated_at")
+    reminded = await settled(stack, case.case_id, "reminded_at")
+    assert not reminded.HasField("escalated_at")
     assert (await handle.describe()).typed_search_attributes.get(STATUS) == "reminded"
 
     await stack.env.sleep(timedelta(hours=72))
-    escalated = await get_case(stack.parties, case.case_id)
-    assert escalated.HasField("escalated_at")
+    await settled(stack, case.case_id, "escalated_at")
     listed = await stack.parties.ListDuplicateCases(pb.ListDuplicateCasesRequest(escalated_only=True))
     assert case.case_id in [c.case_id for c in listed.cases]
 
