@@ -15,13 +15,14 @@ from grpc_health.v1 import health_pb2_grpc
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
+from crm.commissions.v1 import commissions_pb2_grpc
 from crm.parties.v1 import parties_pb2_grpc
 from crm_runtime.grpc_server import MAX_MESSAGE_BYTES
 from crm_runtime.settings import Settings
 from gateway import problems
 from gateway.auth import TokenVerifier
 from gateway.middleware import BodyLimitMiddleware, MetricsMiddleware
-from gateway.routes import api_routers, ops
+from gateway.routes import api_routers, commissions, ops
 
 TITLE = "CRM platform API"
 VERSION = "v1"
@@ -45,22 +46,37 @@ def _attach(app: FastAPI, channel: grpc.aio.Channel) -> None:
     app.state.parties_health = health_pb2_grpc.HealthStub(channel)
 
 
-def create_app(settings: Settings, parties_channel: grpc.aio.Channel | None = None) -> FastAPI:
-    """The gateway app. With parties_channel the caller owns the channel (the app neither opens nor
-    closes one); otherwise the lifespan opens it to settings.parties_address and closes it on shutdown."""
+def _attach_commissions(app: FastAPI, channel: grpc.aio.Channel) -> None:
+    app.state.commissions = commissions_pb2_grpc.CommissionsServiceStub(channel)
+
+
+def create_app(
+    settings: Settings,
+    parties_channel: grpc.aio.Channel | None = None,
+    commissions_channel: grpc.aio.Channel | None = None,
+) -> FastAPI:
+    """The gateway app. A channel handed in is owned by the caller (the app neither opens nor closes
+    it); otherwise the lifespan opens one to settings.parties_address / settings.commissions_address
+    and closes it on shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if parties_channel is not None:
-            yield
-            return
-        channel = open_channel(settings.parties_address)
-        _attach(app, channel)
+        opened: list[grpc.aio.Channel] = []
+        if parties_channel is None:
+            opened.append(open_channel(settings.parties_address))
+            _attach(app, opened[-1])
+        if commissions_channel is None:
+            opened.append(open_channel(settings.commissions_address))
+            _attach_commissions(app, opened[-1])
         try:
             yield
         finally:
-            app.state.parties = app.state.parties_health = None
-            await channel.close(grace=CHANNEL_CLOSE_GRACE_SECONDS)
+            if parties_channel is None:
+                app.state.parties = app.state.parties_health = None
+            if commissions_channel is None:
+                app.state.commissions = None
+            for channel in opened:
+                await channel.close(grace=CHANNEL_CLOSE_GRACE_SECONDS)
 
     # FastAPIOffline serves the Swagger UI assets from the package instead of a CDN, so the docs page
     # works on an air-gapped network (and in tests, where there is no internet).
@@ -77,11 +93,13 @@ def create_app(settings: Settings, parties_channel: grpc.aio.Channel | None = No
     app.state.token_verifier = TokenVerifier.from_settings(settings)
     if parties_channel is not None:
         _attach(app, parties_channel)
+    if commissions_channel is not None:
+        _attach_commissions(app, commissions_channel)
     problems.install(app)
     app.include_router(ops.router)
     for router in api_routers():
         app.include_router(router)
-    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limits=commissions.BODY_LIMITS)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         from fastapi.middleware.cors import CORSMiddleware

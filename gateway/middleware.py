@@ -6,6 +6,7 @@ requests no route matched."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -76,9 +77,11 @@ class BodyLimitMiddleware:
     The check runs when a route reads the body, so the refusal goes through the app's exception
     handlers (a problem document) and is counted under the route's template."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        #: Larger (or smaller) caps for particular paths, e.g. a CSV upload.
+        self.limits = dict(limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,16 +89,17 @@ class BodyLimitMiddleware:
             return
         declared = _content_length(scope)
         seen = 0
-        detail = f"the request body exceeds {self.max_bytes} bytes"
+        max_bytes = self.limits.get(scope.get("path", ""), self.max_bytes)
+        detail = f"the request body exceeds {max_bytes} bytes"
 
         async def limited_receive() -> Message:
             nonlocal seen
-            if declared is not None and declared > self.max_bytes:
+            if declared is not None and declared > max_bytes:
                 raise HTTPException(413, detail)
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     raise HTTPException(413, detail)
             return message
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 import grpc
 from fastapi import Depends, Request
 
+from crm.commissions.v1 import commissions_pb2_grpc
 from crm.parties.v1 import parties_pb2_grpc
 from gateway.middleware import UPSTREAM_ERRORS
 from gateway.problems import FieldMap, Problem, from_rpc_error
@@ -16,6 +17,7 @@ from gateway.problems import FieldMap, Problem, from_rpc_error
 #: Every call to a service must answer within this many seconds (the gateway answers 503 otherwise).
 DEADLINE_SECONDS = 10.0
 PARTIES = "parties"
+COMMISSIONS = "commissions"
 
 Resp = TypeVar("Resp")
 
@@ -37,11 +39,20 @@ async def call(
         raise from_rpc_error(err, fields, default) from None
 
 
-def parties_stub(request: Request) -> parties_pb2_grpc.PartiesServiceStub:
-    stub = getattr(request.app.state, "parties", None)
+def _stub(request: Request, name: str) -> Any:
+    stub = getattr(request.app.state, name, None)
     if stub is None:
         raise Problem(503, "service-unavailable", "Service unavailable", "the gateway is not connected yet")
     return stub
 
 
+def parties_stub(request: Request) -> parties_pb2_grpc.PartiesServiceStub:
+    return _stub(request, "parties")  # type: ignore[no-any-return]
+
+
+def commissions_stub(request: Request) -> commissions_pb2_grpc.CommissionsServiceStub:
+    return _stub(request, "commissions")  # type: ignore[no-any-return]
+
+
 Parties = Annotated[parties_pb2_grpc.PartiesServiceStub, Depends(parties_stub)]
+Commissions = Annotated[commissions_pb2_grpc.CommissionsServiceStub, Depends(commissions_stub)]

@@ -7,9 +7,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.routes import catalogue, data, duplicates, items, parties, relations
+from gateway.routes import catalogue, commissions, data, duplicates, items, parties, relations
 
 
 def api_routers() -> list[APIRouter]:
     # data first: its POST /parties/import must win over patterns with a {party_id}
-    return [data.router, duplicates.router, parties.router, items.router, relations.router, catalogue.router]
+    return [
+        data.router,
+        duplicates.router,
+        parties.router,
+        items.router,
+        relations.router,
+        catalogue.router,
+        commissions.router,
+    ]

@@ -360,12 +360,20 @@ class CommissionsServicer(commissions_pb2_grpc.CommissionsServiceServicer):
             period=str(period), run_version=stored.result.run_version, csv=payroll_csv(stored.result)
         )
 
+    async def CheckManager(
+        self, request: pb.CheckManagerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CheckManagerResponse:
+        period = parse_period(request.period)
+        manager = _participant(request.manager_id, "manager_id")
+        pid = _participant(request.participant_id)
+        return pb.CheckManagerResponse(manages=await self.app.manages(manager, pid, period))
 
-def _participant(value: str) -> str:
+
+def _participant(value: str, field: str = "participant_id") -> str:
     value = value.strip()
     if not value:
         problems = Violations()
-        problems.add("participant_id", "required")
+        problems.add(field, "required")
         raise InvalidArgument(problems.items)
     return value
 

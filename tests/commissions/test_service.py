@@ -433,3 +433,23 @@ async def test_the_next_period_runs_on_from_the_finalized_one(
     assert (april.period, april.run_version, april.total_payment) == ("2026-04", 1, rub("0"))
     st = await api.GetStatement(pb.GetStatementRequest(participant_id="anna", period="2026-04"))
     assert (st.state, st.payment) == (pb.PERIOD_STATE_OPEN, rub("0"))
+
+
+async def test_check_manager_follows_the_hierarchy_of_the_period(
+    api: commissions_pb2_grpc.CommissionsServiceStub, world: pb.IngestTransactionsResponse
+) -> None:
+    async def manages(manager: str, participant: str, period: str = "2026-03") -> bool:
+        answer = await api.CheckManager(
+            pb.CheckManagerRequest(manager_id=manager, participant_id=participant, period=period)
+        )
+        return answer.manages
+
+    assert await manages("vera", "anna") and await manages("vera", "boris")
+    assert await manages("gleb", "anna")  # two levels up
+    assert not await manages("anna", "boris")  # a peer
+    assert not await manages("anna", "vera")  # upwards
+    assert not await manages("vera", "vera")
+    assert not await manages("vera", "anna", "2025-12")  # before the organisation existed
+    assert not await manages("nobody", "anna")
+    await invalid(api.CheckManager(pb.CheckManagerRequest(manager_id="vera", participant_id="anna")), "period")
+    await invalid(api.CheckManager(pb.CheckManagerRequest(participant_id="anna", period="2026-03")), "manager_id")

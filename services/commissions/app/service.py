@@ -352,6 +352,13 @@ class CommissionsApp:
 
         return await self._command("FinalizePeriod", request_id, type(response(0)), work, lock=f"period:{period}")
 
+    async def manages(self, manager_id: str, participant_id: str, period: Period) -> bool:
+        async def work(repo: Repository) -> bool:
+            org = await repo.organisation()
+            return org.manages(manager_id, participant_id, period.start, period.end)
+
+        return bool(await self._read(work))
+
     async def stored_run(self, period: Period, *, credits: bool = False) -> StoredRun:
         """The period's finalized run, else its latest; NOT_FOUND when it was never run."""
 

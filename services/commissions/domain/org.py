@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from functools import cached_property
 
@@ -152,6 +152,26 @@ class Organisation:
             out.append(mgr)
             pos = mgr
         return out
+
+    def manages(self, manager_id: str, participant_id: str, start: date, end: date) -> bool:
+        """Whether, on some day of ``[start, end)``, ``manager_id`` held a position above (at any depth)
+        a position ``participant_id`` held that day: who may see a participant's figures as a manager."""
+        if manager_id == participant_id:
+            return False
+        held = [
+            a
+            for a in self.assignments_by_participant.get(participant_id, ())
+            if overlaps(a.valid_from, a.valid_to, start, end)
+        ]
+        day = start
+        while held and day < end:
+            for a in held:
+                if covers(a.valid_from, a.valid_to, day) and any(
+                    self.holder_as_of(pos, day) == manager_id for pos in self.chain(a.position_id, day)
+                ):
+                    return True
+            day += timedelta(days=1)
+        return False
 
     def subordinates_ever(self, position_ids: Iterable[str]) -> set[str]:
         """The given positions and everything below them under any version of the hierarchy."""

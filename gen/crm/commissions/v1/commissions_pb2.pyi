@@ -983,3 +983,48 @@ class ExportPayrollResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportPayrollResponse: _TypeAlias = ExportPayrollResponse  # noqa: Y015
+
+@_typing.final
+class CheckManagerRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MANAGER_ID_FIELD_NUMBER: _builtins.int
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    manager_id: _builtins.str
+    participant_id: _builtins.str
+    period: _builtins.str
+    """"YYYY-MM" """
+    def __init__(
+        self,
+        *,
+        manager_id: _builtins.str = ...,
+        participant_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["manager_id", b"manager_id", "participant_id", b"participant_id", "period", b"period"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckManagerRequest: _TypeAlias = CheckManagerRequest  # noqa: Y015
+
+@_typing.final
+class CheckManagerResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MANAGES_FIELD_NUMBER: _builtins.int
+    manages: _builtins.bool
+    def __init__(
+        self,
+        *,
+        manages: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["manages", b"manages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckManagerResponse: _TypeAlias = CheckManagerResponse  # noqa: Y015

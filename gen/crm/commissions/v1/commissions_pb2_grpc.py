@@ -86,6 +86,11 @@ class CommissionsServiceStub:
                 request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ExportPayrollRequest.SerializeToString,
                 response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ExportPayrollResponse.FromString,
                 _registered_method=True)
+        self.CheckManager = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/CheckManager',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.CheckManagerRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.CheckManagerResponse.FromString,
+                _registered_method=True)
 
 
 class CommissionsServiceServicer:
@@ -162,6 +167,14 @@ class CommissionsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckManager(self, request, context):
+        """Whether a participant manages another (holds a position above theirs, at any depth) on some day
+        of a period: what the gateway asks before it shows a participant's figures to their manager.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CommissionsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -209,6 +222,11 @@ def add_CommissionsServiceServicer_to_server(servicer, server):
                     servicer.ExportPayroll,
                     request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ExportPayrollRequest.FromString,
                     response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ExportPayrollResponse.SerializeToString,
+            ),
+            'CheckManager': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckManager,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.CheckManagerRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.CheckManagerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -461,6 +479,33 @@ class CommissionsService:
             '/crm.commissions.v1.CommissionsService/ExportPayroll',
             crm_dot_commissions_dot_v1_dot_commissions__pb2.ExportPayrollRequest.SerializeToString,
             crm_dot_commissions_dot_v1_dot_commissions__pb2.ExportPayrollResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckManager(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/CheckManager',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.CheckManagerRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.CheckManagerResponse.FromString,
             options,
             channel_credentials,
             insecure,

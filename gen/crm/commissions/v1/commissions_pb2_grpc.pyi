@@ -60,6 +60,10 @@ class CommissionsServiceStub:
     """A participant's dashboard for a period: KPIs, attainment, rank, expected payout, distance to quota and next tier."""
     ExportPayroll: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.ExportPayrollRequest, _commissions_pb2.ExportPayrollResponse]
     """The payroll export of a period's run as CSV text."""
+    CheckManager: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.CheckManagerRequest, _commissions_pb2.CheckManagerResponse]
+    """Whether a participant manages another (holds a position above theirs, at any depth) on some day
+    of a period: what the gateway asks before it shows a participant's figures to their manager.
+    """
 
 @_typing.type_check_only
 class CommissionsServiceAsyncStub(CommissionsServiceStub):
@@ -93,6 +97,10 @@ class CommissionsServiceAsyncStub(CommissionsServiceStub):
     """A participant's dashboard for a period: KPIs, attainment, rank, expected payout, distance to quota and next tier."""
     ExportPayroll: _aio.UnaryUnaryMultiCallable[_commissions_pb2.ExportPayrollRequest, _commissions_pb2.ExportPayrollResponse]  # type: ignore[assignment]
     """The payroll export of a period's run as CSV text."""
+    CheckManager: _aio.UnaryUnaryMultiCallable[_commissions_pb2.CheckManagerRequest, _commissions_pb2.CheckManagerResponse]  # type: ignore[assignment]
+    """Whether a participant manages another (holds a position above theirs, at any depth) on some day
+    of a period: what the gateway asks before it shows a participant's figures to their manager.
+    """
 
 class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
     """The commissions (incentive compensation) service: the sales organisation, plans, transactions,
@@ -177,5 +185,15 @@ class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_commissions_pb2.ExportPayrollResponse, _abc.Awaitable[_commissions_pb2.ExportPayrollResponse]]:
         """The payroll export of a period's run as CSV text."""
+
+    @_abc_1.abstractmethod
+    def CheckManager(
+        self,
+        request: _commissions_pb2.CheckManagerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.CheckManagerResponse, _abc.Awaitable[_commissions_pb2.CheckManagerResponse]]:
+        """Whether a participant manages another (holds a position above theirs, at any depth) on some day
+        of a period: what the gateway asks before it shows a participant's figures to their manager.
+        """
 
 def add_CommissionsServiceServicer_to_server(servicer: CommissionsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
