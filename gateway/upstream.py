@@ -29,11 +29,12 @@ async def call(
     fields: FieldMap | None = None,
     default: str = "body",
     service: str = PARTIES,
+    deadline: float = DEADLINE_SECONDS,
 ) -> Resp:
-    """Runs one unary RPC. fields maps the request's top-level fields to their REST location, so that
-    field violations name what the HTTP client sent (see problems.rest_field)."""
+    """Runs one RPC (a request stream too). fields maps the request's top-level fields to their REST
+    location, so that field violations name what the HTTP client sent (see problems.rest_field)."""
     try:
-        return await method(request, timeout=DEADLINE_SECONDS)
+        return await method(request, timeout=deadline)
     except grpc.aio.AioRpcError as err:
         UPSTREAM_ERRORS.labels(service, err.code().name).inc()
         raise from_rpc_error(err, fields, default) from None

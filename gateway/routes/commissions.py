@@ -29,6 +29,8 @@ TRANSACTIONS_PATH = API_PREFIX + "/commissions/transactions"
 #: A transactions upload may be up to 10 MB (other requests: the gateway's default cap).
 MAX_CSV_BYTES = 10 * 1024 * 1024
 BODY_LIMITS = {TRANSACTIONS_PATH: MAX_CSV_BYTES}
+#: A 10 MB file is a few hundred thousand rows: more than the usual per-call deadline allows.
+UPLOAD_DEADLINE_SECONDS = 300.0
 #: Rows per streamed IngestTransactions message.
 INGEST_BATCH = 1000
 CSV_COLUMNS = (
@@ -239,7 +241,11 @@ async def upload_transactions(
             )
 
     result = await call(
-        commissions.IngestTransactions, batches(), fields={"currency": "query.currency"}, service=COMMISSIONS
+        commissions.IngestTransactions,
+        batches(),
+        fields={"currency": "query.currency"},
+        service=COMMISSIONS,
+        deadline=UPLOAD_DEADLINE_SECONDS,
     )
     return IngestResult(
         rows=len(rows),
