@@ -15,7 +15,7 @@ from crm.common.v1 import common_pb2
 from crm_runtime.errors import InvalidArgument, NotFound, Violations
 from services.commissions.app import CommissionsApp, parse_period
 from services.commissions.domain.dashboard import DashboardIndex
-from services.commissions.domain.inputs import RunInputs
+from services.commissions.domain.inputs import OverpaymentClass, RunInputs
 from services.commissions.domain.money import to_minor
 from services.commissions.domain.org import (
     Assignment,
@@ -26,6 +26,7 @@ from services.commissions.domain.org import (
     Title,
 )
 from services.commissions.domain.payroll import payroll_csv
+from services.commissions.domain.periods import Period
 from services.commissions.domain.plans import PlanAssignment
 from services.commissions.domain.results import RunResult
 from services.commissions.domain.statements import credits_behind, participant_statement
@@ -37,6 +38,11 @@ ROLES = {
     pb.PARTICIPANT_ROLE_EMPLOYEE: ParticipantRole.EMPLOYEE,
     pb.PARTICIPANT_ROLE_AGENT: ParticipantRole.AGENT,
     pb.PARTICIPANT_ROLE_PARTNER: ParticipantRole.PARTNER,
+}
+OVERPAYMENT_CLASSES = {
+    pb.OVERPAYMENT_CLASS_CALCULATION_ERROR: OverpaymentClass.CALCULATION_ERROR,
+    pb.OVERPAYMENT_CLASS_EMPLOYEE_FAULT: OverpaymentClass.EMPLOYEE_FAULT,
+    pb.OVERPAYMENT_CLASS_OTHER: OverpaymentClass.OTHER,
 }
 MAX_INGEST_ROWS = 1_000_000
 
@@ -220,6 +226,25 @@ class CommissionsServicer(commissions_pb2_grpc.CommissionsServiceServicer):
             )
 
         return await self.app.run_period(request.request_id, period, request.currency, pb.RunPeriodResponse, response)
+
+    async def AddAdjustment(
+        self, request: pb.AddAdjustmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AddAdjustmentResponse:
+        cls = OVERPAYMENT_CLASSES.get(request.overpayment_class)
+
+        def response(adjustment_id: str, period: Period) -> pb.AddAdjustmentResponse:
+            return pb.AddAdjustmentResponse(adjustment_id=adjustment_id, period=str(period))
+
+        return await self.app.add_adjustment(
+            request.request_id,
+            request.participant_id,
+            request.period,
+            request.amount.minor_units,
+            request.amount.currency_code,
+            request.reason,
+            cls,
+            response,
+        )
 
     async def FinalizePeriod(
         self, request: pb.FinalizePeriodRequest, context: grpc.aio.ServicerContext

@@ -44,6 +44,7 @@ TABLES = (
     "run_frames",
     "run_payments",
     "idempotency",
+    "adjustments",
 )
 Y = common_pb2.Date(year=2026, month=1, day=1)
 

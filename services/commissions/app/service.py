@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -28,7 +29,7 @@ from services.commissions.domain.errors import (
     PeriodFinalizedError,
     Violation,
 )
-from services.commissions.domain.inputs import RunInputs
+from services.commissions.domain.inputs import Adjustment, OverpaymentClass, RunInputs
 from services.commissions.domain.money import is_currency
 from services.commissions.domain.org import (
     Assignment,
@@ -308,6 +309,7 @@ class CommissionsApp:
                 currency=currency,
                 finalized_periods=await repo.finalized_periods(),
                 run_version=version,
+                adjustments=await repo.adjustments(period, currency),
             )
             previous = await repo.latest_run_before(period)
             if previous is not None:
@@ -336,6 +338,63 @@ class CommissionsApp:
             return response(result)
 
         return await self._command("RunPeriod", request_id, response_type, work, lock=f"period:{period}")
+
+    async def add_adjustment(
+        self,
+        request_id: str,
+        participant_id: str,
+        period_text: str,
+        amount_minor: int,
+        currency: str,
+        reason: str,
+        overpayment_class: OverpaymentClass | None,
+        response: Callable[[str, Period], M],
+    ) -> M:
+        """Records an adjustment for the period's next run; nothing is written when any field is wrong."""
+        problems = Violations()
+        participant_id = participant_id.strip()
+        if not participant_id:
+            problems.add("participant_id", "required")
+        period: Period | None = None
+        try:
+            period = Period.parse(period_text.strip())
+        except (ValueError, AttributeError):
+            problems.add("period", f"{period_text!r} is not a period (YYYY-MM)")
+        if amount_minor == 0:
+            problems.add("amount.minor_units", "an adjustment must not be zero")
+        code = (currency or "RUB").strip().upper()
+        if not is_currency(code):
+            problems.add("amount.currency_code", f"{code!r} is not an ISO 4217 currency code")
+        reason = reason.strip()
+        if not reason:
+            problems.add("reason", "every adjustment needs a reason")
+        elif len(reason) > 500:
+            problems.add("reason", "at most 500 characters")
+        if amount_minor < 0 and overpayment_class is None:
+            problems.add("overpayment_class", "a negative adjustment is an overpayment: classify it")
+        problems.raise_if_any()
+        assert period is not None
+        adjustment = Adjustment(
+            adjustment_id=f"ADJ:{uuid.uuid4()}",
+            participant_id=participant_id,
+            amount_minor=amount_minor,
+            reason=reason,
+            overpayment_class=overpayment_class if amount_minor < 0 else None,
+        )
+
+        async def work(repo: Repository) -> M:
+            org = await repo.organisation()
+            if participant_id not in {p.participant_id for p in org.participants}:
+                raise InvalidArgument([FieldViolation("participant_id", f"unknown participant {participant_id!r}")])
+            ledger = await repo.ledger(period)
+            if ledger.finalized:
+                raise FailedPrecondition(f"period {period} is finalized: add the adjustment to an open period instead")
+            await repo.add_adjustment(adjustment, period, code)
+            return response(adjustment.adjustment_id, period)
+
+        return await self._command(
+            "AddAdjustment", request_id, type(response("", period)), work, lock=f"period:{period}"
+        )
 
     async def finalize_period(self, request_id: str, period: Period, response: Callable[[int], M]) -> M:
         async def work(repo: Repository) -> M:

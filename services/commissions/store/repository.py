@@ -18,6 +18,7 @@ import polars as pl
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.commissions.domain.inputs import Adjustment, OverpaymentClass
 from services.commissions.domain.org import (
     Assignment,
     Organisation,
@@ -310,6 +311,43 @@ class Repository:
     async def finalized_periods(self) -> frozenset[Period]:
         rows = await self._rows(f"SELECT period FROM {S}.periods WHERE finalized_version IS NOT NULL")
         return frozenset(Period.parse(r["period"]) for r in rows)
+
+    # -- adjustments -------------------------------------------------------------------------------
+
+    async def add_adjustment(self, adjustment: Adjustment, period: Period, currency: str) -> None:
+        await self.conn.execute(
+            text(
+                f"INSERT INTO {S}.adjustments (adjustment_id, participant_id, period, amount_minor, currency, "
+                "reason, overpayment_class) VALUES (:id, :pid, :p, :amt, :cur, :reason, :cls)"
+            ),
+            {
+                "id": adjustment.adjustment_id,
+                "pid": adjustment.participant_id,
+                "p": str(period),
+                "amt": adjustment.amount_minor,
+                "cur": currency,
+                "reason": adjustment.reason,
+                "cls": None if adjustment.overpayment_class is None else adjustment.overpayment_class.value,
+            },
+        )
+
+    async def adjustments(self, period: Period, currency: str) -> tuple[Adjustment, ...]:
+        rows = await self._rows(
+            f"SELECT adjustment_id, participant_id, amount_minor, reason, overpayment_class FROM {S}.adjustments "
+            "WHERE period = :p AND currency = :cur ORDER BY recorded_at, adjustment_id",
+            p=str(period),
+            cur=currency,
+        )
+        return tuple(
+            Adjustment(
+                adjustment_id=r["adjustment_id"],
+                participant_id=r["participant_id"],
+                amount_minor=int(r["amount_minor"]),
+                reason=r["reason"],
+                overpayment_class=None if r["overpayment_class"] is None else OverpaymentClass(r["overpayment_class"]),
+            )
+            for r in rows
+        )
 
     async def finalize(self, ledger: PeriodLedger) -> None:
         await self.conn.execute(

@@ -56,6 +56,26 @@ PERIOD_STATE_OPEN: PeriodState.ValueType  # 1
 PERIOD_STATE_FINALIZED: PeriodState.ValueType  # 2
 Global___PeriodState: _TypeAlias = PeriodState  # noqa: Y015
 
+class _OverpaymentClass:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OverpaymentClassEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OverpaymentClass.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OVERPAYMENT_CLASS_UNSPECIFIED: _OverpaymentClass.ValueType  # 0
+    OVERPAYMENT_CLASS_CALCULATION_ERROR: _OverpaymentClass.ValueType  # 1
+    OVERPAYMENT_CLASS_EMPLOYEE_FAULT: _OverpaymentClass.ValueType  # 2
+    OVERPAYMENT_CLASS_OTHER: _OverpaymentClass.ValueType  # 3
+
+class OverpaymentClass(_OverpaymentClass, metaclass=_OverpaymentClassEnumTypeWrapper):
+    """Why money was overpaid (maps to the domain's OverpaymentClass)."""
+
+OVERPAYMENT_CLASS_UNSPECIFIED: OverpaymentClass.ValueType  # 0
+OVERPAYMENT_CLASS_CALCULATION_ERROR: OverpaymentClass.ValueType  # 1
+OVERPAYMENT_CLASS_EMPLOYEE_FAULT: OverpaymentClass.ValueType  # 2
+OVERPAYMENT_CLASS_OTHER: OverpaymentClass.ValueType  # 3
+Global___OverpaymentClass: _TypeAlias = OverpaymentClass  # noqa: Y015
+
 @_typing.final
 class Title(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -1028,3 +1048,65 @@ class CheckManagerResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CheckManagerResponse: _TypeAlias = CheckManagerResponse  # noqa: Y015
+
+@_typing.final
+class AddAdjustmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    OVERPAYMENT_CLASS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    participant_id: _builtins.str
+    period: _builtins.str
+    """"YYYY-MM": the open period whose run pays (or recovers) the adjustment."""
+    reason: _builtins.str
+    """Required, at most 500 characters."""
+    overpayment_class: Global___OverpaymentClass.ValueType
+    """Required for a negative amount."""
+    @_builtins.property
+    def amount(self) -> _common_pb2.Money:
+        """Positive: paid; negative: an overpayment taken back. Never zero."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        participant_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+        amount: _common_pb2.Money | None = ...,
+        reason: _builtins.str = ...,
+        overpayment_class: Global___OverpaymentClass.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "overpayment_class", b"overpayment_class", "participant_id", b"participant_id", "period", b"period", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddAdjustmentRequest: _TypeAlias = AddAdjustmentRequest  # noqa: Y015
+
+@_typing.final
+class AddAdjustmentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADJUSTMENT_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    adjustment_id: _builtins.str
+    period: _builtins.str
+    def __init__(
+        self,
+        *,
+        adjustment_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment_id", b"adjustment_id", "period", b"period"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddAdjustmentResponse: _TypeAlias = AddAdjustmentResponse  # noqa: Y015

@@ -91,6 +91,11 @@ class CommissionsServiceStub:
                 request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.CheckManagerRequest.SerializeToString,
                 response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.CheckManagerResponse.FromString,
                 _registered_method=True)
+        self.AddAdjustment = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/AddAdjustment',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.AddAdjustmentRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.AddAdjustmentResponse.FromString,
+                _registered_method=True)
 
 
 class CommissionsServiceServicer:
@@ -175,6 +180,16 @@ class CommissionsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddAdjustment(self, request, context):
+        """Records an adjustment (money added to, or an overpayment taken back from, a participant) in an
+        open period; the period's next run pays it. Only CALCULATION_ERROR overpayments are recovered
+        from later payouts (Russian Labour Code art. 137); others are recorded only. FAILED_PRECONDITION
+        when the period is finalized.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CommissionsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -227,6 +242,11 @@ def add_CommissionsServiceServicer_to_server(servicer, server):
                     servicer.CheckManager,
                     request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.CheckManagerRequest.FromString,
                     response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.CheckManagerResponse.SerializeToString,
+            ),
+            'AddAdjustment': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddAdjustment,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.AddAdjustmentRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.AddAdjustmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -506,6 +526,33 @@ class CommissionsService:
             '/crm.commissions.v1.CommissionsService/CheckManager',
             crm_dot_commissions_dot_v1_dot_commissions__pb2.CheckManagerRequest.SerializeToString,
             crm_dot_commissions_dot_v1_dot_commissions__pb2.CheckManagerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddAdjustment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/AddAdjustment',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.AddAdjustmentRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.AddAdjustmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

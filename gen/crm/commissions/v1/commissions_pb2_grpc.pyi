@@ -64,6 +64,12 @@ class CommissionsServiceStub:
     """Whether a participant manages another (holds a position above theirs, at any depth) on some day
     of a period: what the gateway asks before it shows a participant's figures to their manager.
     """
+    AddAdjustment: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.AddAdjustmentRequest, _commissions_pb2.AddAdjustmentResponse]
+    """Records an adjustment (money added to, or an overpayment taken back from, a participant) in an
+    open period; the period's next run pays it. Only CALCULATION_ERROR overpayments are recovered
+    from later payouts (Russian Labour Code art. 137); others are recorded only. FAILED_PRECONDITION
+    when the period is finalized.
+    """
 
 @_typing.type_check_only
 class CommissionsServiceAsyncStub(CommissionsServiceStub):
@@ -100,6 +106,12 @@ class CommissionsServiceAsyncStub(CommissionsServiceStub):
     CheckManager: _aio.UnaryUnaryMultiCallable[_commissions_pb2.CheckManagerRequest, _commissions_pb2.CheckManagerResponse]  # type: ignore[assignment]
     """Whether a participant manages another (holds a position above theirs, at any depth) on some day
     of a period: what the gateway asks before it shows a participant's figures to their manager.
+    """
+    AddAdjustment: _aio.UnaryUnaryMultiCallable[_commissions_pb2.AddAdjustmentRequest, _commissions_pb2.AddAdjustmentResponse]  # type: ignore[assignment]
+    """Records an adjustment (money added to, or an overpayment taken back from, a participant) in an
+    open period; the period's next run pays it. Only CALCULATION_ERROR overpayments are recovered
+    from later payouts (Russian Labour Code art. 137); others are recorded only. FAILED_PRECONDITION
+    when the period is finalized.
     """
 
 class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -194,6 +206,18 @@ class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_commissions_pb2.CheckManagerResponse, _abc.Awaitable[_commissions_pb2.CheckManagerResponse]]:
         """Whether a participant manages another (holds a position above theirs, at any depth) on some day
         of a period: what the gateway asks before it shows a participant's figures to their manager.
+        """
+
+    @_abc_1.abstractmethod
+    def AddAdjustment(
+        self,
+        request: _commissions_pb2.AddAdjustmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.AddAdjustmentResponse, _abc.Awaitable[_commissions_pb2.AddAdjustmentResponse]]:
+        """Records an adjustment (money added to, or an overpayment taken back from, a participant) in an
+        open period; the period's next run pays it. Only CALCULATION_ERROR overpayments are recovered
+        from later payouts (Russian Labour Code art. 137); others are recorded only. FAILED_PRECONDITION
+        when the period is finalized.
         """
 
 def add_CommissionsServiceServicer_to_server(servicer: CommissionsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
