@@ -31,8 +31,9 @@ from crm_runtime.errors import (
 from services.parties import convert, validation
 from services.parties.app.base import today
 from services.parties.app.match_records import evidence, from_json, match_pb, record_for, to_json
-from services.parties.app.merges import RULES, SIDES, MergesMixin
+from services.parties.app.merges import RULES, SIDE_PB, SIDES, MergesMixin, merge_options
 from services.parties.domain.matching import (
+    BlockingKeys,
     Decision,
     Matcher,
     MatchRecord,
@@ -42,6 +43,7 @@ from services.parties.domain.matching import (
     default_model,
     find_duplicates,
 )
+from services.parties.domain.matching.matcher import features_of
 from services.parties.metrics import DUPLICATE_CHECKS
 from services.parties.store.duplicates import CaseRow, DuplicateStore
 from services.parties.store.merges import MergeStore
@@ -61,6 +63,12 @@ CASE_STATUS = {
 STATUS_OF = {v: k for k, v in CASE_STATUS.items()}
 MAX_INCOMING_ROWS = 100_000
 MAX_CLUSTERS = 100_000
+
+
+def keys_of(record: MatchRecord) -> BlockingKeys:
+    """Blocking keys from the matcher's cached features: a create locks, probes and indexes by them and
+    is scored with the same features, which are computed once."""
+    return blocking_keys(features_of(record))
 
 
 def review_workflow_id(a: UUID, b: UUID) -> str:
@@ -133,7 +141,7 @@ class DuplicatesMixin(MergesMixin):
     # -- the index --------------------------------------------------------------------------------
 
     async def index_record(self, repo: PartiesRepository, record: MatchRecord) -> None:
-        await DuplicateStore(repo).index(UUID(record.party_id), to_json(record), blocking_keys(record).index)
+        await DuplicateStore(repo).index(UUID(record.party_id), to_json(record), keys_of(record).index)
 
     async def current_record(self, repo: PartiesRepository, party_id: UUID) -> MatchRecord | None:
         party = await repo.get_party(party_id)
@@ -163,7 +171,7 @@ class DuplicatesMixin(MergesMixin):
     async def check_record(self, repo: PartiesRepository, record: MatchRecord) -> Any:
         store = DuplicateStore(repo)
         pid = UUID(record.party_id) if _is_uuid(record.party_id) else None
-        found, oversized = await store.candidates(blocking_keys(record).probe, self.max_block, exclude=pid)
+        found, oversized = await store.candidates(keys_of(record).probe, self.max_block, exclude=pid)
         candidates = [from_json(p, data) for p, data in found]
         known = await store.known_distinct(pid, [p for p, _ in found]) if pid else set()
         result = self.matcher.check(record, candidates, known_distinct=known)
@@ -177,7 +185,7 @@ class DuplicatesMixin(MergesMixin):
 
         Concurrent creates of the same party would each miss the other: locking the record's blocking keys
         (transaction-scoped advisory locks) makes the second wait for the first and then see it."""
-        await DuplicateStore(repo).lock_keys(blocking_keys(record).index)
+        await DuplicateStore(repo).lock_keys(keys_of(record).index)
         result, _ = await self.check_record(repo, record)
         strong = [p for p in result.pairs if p.decision == Decision.DUPLICATE]
         possible = [p for p in result.pairs if p.decision == Decision.POSSIBLE_DUPLICATE]
@@ -476,23 +484,15 @@ class DuplicatesMixin(MergesMixin):
             survivor = validation.party_id(msg.survivor_party_id, v, "survivor_party_id")
         elif msg.survivor_party_id:
             v.add("survivor_party_id", "only a merge has a survivor")
-        if RULES.get(msg.default_rule) is None:
-            v.add("default_rule", f"unknown rule {msg.default_rule}")
-        validation.check_count(msg.field_choices, v, "field_choices", 200)
-        validation.check_count(msg.trusted_sources, v, "trusted_sources", 50)
-        choices = []
-        for i, choice in enumerate(msg.field_choices):
-            if SIDES.get(choice.take) is None:
-                v.add(f"field_choices[{i}].take", "is required: MERGE_SIDE_SURVIVOR or MERGE_SIDE_MERGED")
-            if not choice.field or len(choice.field) > 100:
-                v.add(f"field_choices[{i}].field", "is required (at most 100 characters)")
-            choices.append({"field": choice.field, "take": int(choice.take)})
+        options = merge_options(msg, v)
         return {
             "resolution": resolution,
             "survivor_party_id": str(survivor) if survivor else "",
             "default_rule": int(msg.default_rule),
-            "field_choices": choices,
-            "trusted_sources": [s[:100] for s in msg.trusted_sources],
+            "field_choices": [
+                {"field": field, "take": SIDE_PB[side]} for field, side in (options.choices if options else {}).items()
+            ],
+            "trusted_sources": options.trusted if options else [],
         }
 
     async def decide_duplicate_case(self, req: pb.DecideDuplicateCaseRequest) -> pb.DecideDuplicateCaseResponse:

@@ -8,6 +8,7 @@ reverses exactly."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 from uuid import UUID
@@ -73,6 +74,39 @@ def merge_pb(m: MergeRecord) -> pb.Merge:
     return out
 
 
+@dataclass(frozen=True)
+class MergeOptions:
+    """How a merge decides fields: the default rule, the caller's choices, the trusted sources."""
+
+    rule: Rule
+    choices: dict[str, Side]
+    trusted: list[str]
+
+
+def merge_options(msg: Any, v: Violations) -> MergeOptions | None:
+    """Validates default_rule, field_choices and trusted_sources, the same in every message carrying
+    them (MergeParties, and a review case's decision)."""
+    rule = RULES.get(msg.default_rule)
+    if rule is None:
+        v.add("default_rule", f"unknown rule {msg.default_rule}")
+    if rule == "most_trusted_source" and not msg.trusted_sources:
+        v.add("trusted_sources", "is required by MOST_TRUSTED_SOURCE: list the sources, most trusted first")
+    validation.check_count(msg.field_choices, v, "field_choices", MAX_CHOICES)
+    validation.check_count(msg.trusted_sources, v, "trusted_sources", 50)
+    choices: dict[str, Side] = {}
+    for i, choice in enumerate(msg.field_choices):
+        side = SIDES.get(choice.take)
+        if side is None:
+            v.add(f"field_choices[{i}].take", "is required: MERGE_SIDE_SURVIVOR or MERGE_SIDE_MERGED")
+        if not choice.field or len(choice.field) > 100:
+            v.add(f"field_choices[{i}].field", "is required (at most 100 characters)")
+        elif choice.field in choices:
+            v.add(f"field_choices[{i}].field", f"{choice.field!r} is chosen twice")
+        elif side is not None:
+            choices[choice.field] = side
+    return MergeOptions(rule, choices, list(msg.trusted_sources)) if rule is not None else None
+
+
 class MergesMixin(AppBase):
     async def merge_parties(self, req: pb.MergePartiesRequest) -> pb.MergePartiesResponse:
         v = Violations()
@@ -81,35 +115,18 @@ class MergesMixin(AppBase):
         merged = validation.party_id(req.merged_party_id, v, "merged_party_id")
         if survivor is not None and survivor == merged:
             v.add("merged_party_id", "must differ from survivor_party_id: a party cannot be merged with itself")
-        rule = RULES.get(req.default_rule)
-        if rule is None:
-            v.add("default_rule", f"unknown rule {req.default_rule}")
-        if rule == "most_trusted_source" and not req.trusted_sources:
-            v.add("trusted_sources", "is required by MOST_TRUSTED_SOURCE: list the sources, most trusted first")
-        validation.check_count(req.field_choices, v, "field_choices", MAX_CHOICES)
-        validation.check_count(req.trusted_sources, v, "trusted_sources", 50)
-        choices: dict[str, Side] = {}
-        for i, choice in enumerate(req.field_choices):
-            side = SIDES.get(choice.take)
-            if side is None:
-                v.add(f"field_choices[{i}].take", "is required: MERGE_SIDE_SURVIVOR or MERGE_SIDE_MERGED")
-            if not choice.field or len(choice.field) > 100:
-                v.add(f"field_choices[{i}].field", "is required (at most 100 characters)")
-            elif choice.field in choices:
-                v.add(f"field_choices[{i}].field", f"{choice.field!r} is chosen twice")
-            elif side is not None:
-                choices[choice.field] = side
+        options = merge_options(req, v)
         v.raise_if_any()
-        assert survivor is not None and merged is not None and rule is not None
+        assert survivor is not None and merged is not None and options is not None
 
         async def work(repo: PartiesRepository) -> tuple[pb.MergePartiesResponse, UUID]:
             record = await self.merge_in(
                 repo,
                 survivor,
                 merged,
-                rule,
-                choices,
-                list(req.trusted_sources),
+                options.rule,
+                options.choices,
+                options.trusted,
                 who,
                 (req.survivor_expected_version, req.merged_expected_version),
             )
