@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -67,6 +67,14 @@ def up(
     sys.exit(stack.run(load_demo=demo))
 
 
+def _serve(serve: Any, port: int | None, migrate: bool) -> None:
+    """Runs a service's `serve` with the environment's settings, the port option winning."""
+    s = settings()
+    if port is not None:
+        s.grpc_port = port
+    asyncio.run(serve(s, migrate=migrate))
+
+
 @serve_app.command("parties")
 def serve_parties(
     port: Annotated[int | None, typer.Option(help="gRPC port (default CRM_GRPC_PORT).")] = None,
@@ -75,10 +83,7 @@ def serve_parties(
     """The parties service (the customer and partner register)."""
     from services.parties.main import serve
 
-    s = settings()
-    if port is not None:
-        s.grpc_port = port
-    asyncio.run(serve(s, migrate=migrate))
+    _serve(serve, port, migrate)
 
 
 @serve_app.command("commissions")
@@ -89,10 +94,7 @@ def serve_commissions(
     """The commissions service (plans, transactions, calculation runs, statements, payroll export)."""
     from services.commissions.main import serve
 
-    s = settings()
-    if port is not None:
-        s.grpc_port = port
-    asyncio.run(serve(s, migrate=migrate))
+    _serve(serve, port, migrate)
 
 
 @app.command()
