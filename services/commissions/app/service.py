@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import polars as pl
@@ -22,14 +23,15 @@ from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Violations
-from services.commissions.domain.engine import calculate_period
+from services.commissions.app.runs import MAX_NAMED_PARTICIPANTS, PeriodRunner, RunOutcome, rebuild_result
+from services.commissions.domain.dashboard import DashboardIndex, TeamMember
 from services.commissions.domain.errors import (
     CalculationError,
     DomainValidationError,
     PeriodFinalizedError,
     Violation,
 )
-from services.commissions.domain.inputs import Adjustment, OverpaymentClass, RunInputs
+from services.commissions.domain.inputs import Adjustment, OverpaymentClass
 from services.commissions.domain.money import is_currency
 from services.commissions.domain.org import (
     Assignment,
@@ -44,14 +46,24 @@ from services.commissions.domain.plans import (
     Plan,
     PlanAssignment,
     PlanBook,
+    VariableOverride,
     parse_plan,
     validate_plan,
     validate_plan_book,
 )
 from services.commissions.domain.results import KEYS, RunResult
+from services.commissions.domain.runs import PeriodLedger
 from services.commissions.domain.transactions import IngestResult, TransactionRow, ingest, transactions_frame
 from services.commissions.store import Repository, RunRow
-from services.commissions.store.repository import CREDITS
+from services.commissions.store.repository import (
+    CREDITS,
+    RunSummaryRow,
+    StoredAdjustment,
+    StoredAssignment,
+    StoredOverride,
+    StoredPlanVersion,
+    StoredState,
+)
 
 M = TypeVar("M", bound=Message)
 
@@ -89,27 +101,14 @@ class StoredRun:
     finalized: bool
 
 
-def _rebuild(row: RunRow, frames: dict[str, pl.DataFrame]) -> RunResult:
-    credits = frames.pop(CREDITS, None)
-
-    def credit_source(ids: Any) -> pl.DataFrame:
-        if credits is None:
-            raise LookupError("the run's credits were not loaded")
-        return credits if ids is None else credits.filter(pl.col("participant_id").is_in(list(ids)))
-
-    return RunResult(
-        period=row.period,
-        currency=row.currency,
-        run_version=row.run_version,
-        kind=row.kind,
-        credit_source=credit_source,
-        **{name: frames[name] for name in KEYS},
-    )
-
-
 class CommissionsApp:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, cached_runs: int = 4) -> None:
         self.engine = engine
+        # Stored runs are immutable: keep the last few read (with their dashboard index) so that
+        # dashboards and statements do not reload a whole run per call.
+        self._runs: OrderedDict[tuple[Period, int, bool], StoredRun] = OrderedDict()
+        self._indexes: dict[tuple[Period, int], DashboardIndex] = {}
+        self._cached_runs = cached_runs
 
     async def _command(
         self,
@@ -208,7 +207,10 @@ class CommissionsApp:
 
     # -- plans -------------------------------------------------------------------------------------
 
-    async def save_plan(self, request_id: str, plan_json: str, response: Callable[[Plan], M]) -> M:
+    async def save_plan(
+        self, request_id: str, plan_json: str, effective_period: str, response: Callable[[Plan, Period | None], M]
+    ) -> M:
+        effective = parse_period(effective_period, "effective_period") if effective_period.strip() else None
         try:
             data = json.loads(plan_json)
         except json.JSONDecodeError as exc:
@@ -227,10 +229,56 @@ class CommissionsApp:
             if found:
                 raise InvalidArgument(violations(found, "plan_json"))
             stored = plan.model_copy(update={"version": await repo.next_plan_version(plan.plan_id)})
-            await repo.add_plan(stored)
-            return response(stored)
+            await repo.add_plan(stored, effective)
+            return response(stored, effective)
 
-        return await self._command("SavePlan", request_id, type(response(plan)), work, lock="plans")
+        return await self._command("SavePlan", request_id, type(response(plan, None)), work, lock="plans")
+
+    async def set_variable_override(
+        self, request_id: str, override: VariableOverride, response: Callable[[int], M]
+    ) -> M:
+        """Adds a variable override; validated with every stored override of the same plan (no overlaps)."""
+        problems = Violations()
+        if not override.plan_id:
+            problems.add("plan_id", "required")
+        if not override.variable:
+            problems.add("variable", "required")
+        if bool(override.title_id) == bool(override.position_id):
+            problems.add("title_id", "give exactly one of title_id and position_id")
+        problems.raise_if_any()
+
+        async def work(repo: Repository) -> M:
+            plans = await repo.latest_plans()
+            if override.plan_id not in {p.plan_id for p in plans}:
+                raise NotFound(f"no plan {override.plan_id!r}")
+            org = await repo.organisation()
+            existing = [o.override for o in await repo.variable_overrides()]
+            book = PlanBook(tuple(plans), (), (*existing, override))
+            last = f"overrides[{len(existing)}]"
+            found = [
+                v
+                for v in validate_plan_book(book, {t.title_id for t in org.titles}, org.position_ids)
+                if v.field.startswith(last)
+            ]
+            if found:
+                raise InvalidArgument(
+                    violations(found, rename=lambda p: p.removeprefix(last).removeprefix(".") or "valid_from")
+                )
+            return response(await repo.add_variable_override(override))
+
+        return await self._command("SetVariableOverride", request_id, type(response(0)), work, lock="plans")
+
+    async def plans(self, plan_id: str) -> tuple[list[StoredPlanVersion], list[StoredAssignment], list[StoredOverride]]:
+        async def work(repo: Repository) -> Any:
+            versions = await repo.plan_versions(plan_id.strip() or None)
+            if plan_id.strip() and not versions:
+                raise NotFound(f"no plan {plan_id.strip()!r}")
+            wanted = {v.plan.plan_id for v in versions}
+            assignments = [a for a in await repo.stored_plan_assignments() if a.assignment.plan_id in wanted]
+            overrides = [o for o in await repo.variable_overrides() if o.override.plan_id in wanted]
+            return versions, assignments, overrides
+
+        return await self._read(work)
 
     async def assign_plan(self, request_id: str, assignment: PlanAssignment, response: Callable[[int], M]) -> M:
         problems = Violations()
@@ -286,10 +334,19 @@ class CommissionsApp:
         request_id: str,
         period: Period,
         currency: str,
+        incremental: bool,
+        participant_ids: Sequence[str],
         response_type: type[M],
-        response: Callable[[RunResult], M],
+        response: Callable[[RunOutcome], M],
     ) -> M:
+        """A new run of an open period (full, or incremental when it can be), with the prior-period
+        adjustments of finalized periods whose inputs changed since (see `runs`)."""
         currency = check_currency(currency)
+        named = sorted({p.strip() for p in participant_ids if p.strip()})
+        if len(named) > MAX_NAMED_PARTICIPANTS:
+            raise InvalidArgument([FieldViolation("participant_ids", f"at most {MAX_NAMED_PARTICIPANTS:,}")])
+        if named and not incremental:
+            raise InvalidArgument([FieldViolation("participant_ids", "only an incremental run takes participants")])
 
         async def work(repo: Repository) -> M:
             ledger = await repo.ledger(period)
@@ -297,27 +354,16 @@ class CommissionsApp:
                 version = ledger.next_version()
             except PeriodFinalizedError as exc:
                 raise FailedPrecondition(str(exc)) from None
-            org = await repo.organisation()
-            book = PlanBook(tuple(await repo.latest_plans()), tuple(await repo.plan_assignments()))
-            # What the run reads: every booking from the start of the period's year (YTD windows).
-            txns = await repo.transactions_between(date(period.year, 1, 1), period.last_day)
-            inputs = RunInputs(
-                period=period,
-                org=org,
-                plans=book,
-                transactions=transactions_frame(txns),
-                currency=currency,
-                finalized_periods=await repo.finalized_periods(),
-                run_version=version,
-                adjustments=await repo.adjustments(period, currency),
-            )
-            previous = await repo.latest_run_before(period)
-            if previous is not None:
-                carried = await repo.frames(*previous, names=("balances", "open_deposits"))
-                inputs = replace(inputs, prior_balances=carried["balances"], open_deposits=carried["open_deposits"])
+            if named:
+                known = {p.participant_id for p in (await repo.organisation()).participants}
+                unknown = [p for p in named if p not in known]
+                if unknown:
+                    raise InvalidArgument(
+                        [FieldViolation("participant_ids", f"unknown participants: {', '.join(unknown[:5])}")]
+                    )
             try:
-                result = await asyncio.to_thread(calculate_period, inputs)
-                credits = await asyncio.to_thread(result.credit_lines)
+                outcome, row, state = await PeriodRunner(repo, period, currency, version).run(incremental, named)
+                credits = await asyncio.to_thread(outcome.result.credit_lines)
             except PeriodFinalizedError as exc:
                 raise FailedPrecondition(str(exc)) from None
             except DomainValidationError as exc:
@@ -326,6 +372,7 @@ class CommissionsApp:
                 ) from None
             except CalculationError as exc:
                 raise FailedPrecondition(f"the run cannot produce exact figures: {exc}") from None
+            result = outcome.result
             frames = {name: result.frame(name) for name in KEYS} | {CREDITS: credits}
             payments = [
                 (r["participant_id"], r["earnings_minor"], r["payment_minor"])
@@ -333,9 +380,8 @@ class CommissionsApp:
                     named=True
                 )
             ]
-            row = RunRow(period, version, result.kind, currency, book, datetime.now(UTC))
-            await repo.add_run(row, frames, payments)
-            return response(result)
+            await repo.add_run(row, frames, payments, StoredState(state.fingerprint, state.aggregate))
+            return response(outcome)
 
         return await self._command("RunPeriod", request_id, response_type, work, lock=f"period:{period}")
 
@@ -418,19 +464,80 @@ class CommissionsApp:
 
         return bool(await self._read(work))
 
-    async def stored_run(self, period: Period, *, credits: bool = False) -> StoredRun:
-        """The period's finalized run, else its latest; NOT_FOUND when it was never run."""
+    async def stored_run(self, period: Period, *, credits: bool = False, run_version: int = 0) -> StoredRun:
+        """A run of the period: ``run_version``, else the finalized one, else the latest; NOT_FOUND when
+        the period (or that version) was never run."""
 
         async def work(repo: Repository) -> StoredRun:
             ledger = await repo.ledger(period)
             if not ledger.runs:
                 raise NotFound(f"period {period} has not been run")
-            version = ledger.finalized_version or ledger.runs[-1].run_version
+            version = run_version or ledger.finalized_version or ledger.runs[-1].run_version
+            if version not in {r.run_version for r in ledger.runs}:
+                raise NotFound(f"period {period} has no run {version}")
+            finalized = ledger.finalized_version == version
+            for key in ((period, version, True), (period, version, credits)):
+                hit = self._runs.get(key)
+                if hit is not None:
+                    self._runs.move_to_end(key)
+                    return replace(hit, finalized=finalized)
             row = await repo.run(period, version)
             assert row is not None
             names = None if credits else tuple(KEYS)
             frames = await repo.frames(period, version, names)
-            return StoredRun(row, _rebuild(row, frames), ledger.finalized)
+            stored = StoredRun(row, rebuild_result(row, frames), finalized)
+            self._remember((period, version, credits), stored)
+            return stored
+
+        return await self._read(work)
+
+    def _remember(self, key: tuple[Period, int, bool], stored: StoredRun) -> None:
+        self._runs[key] = stored
+        while len(self._runs) > self._cached_runs:
+            (period, version, _), _ = self._runs.popitem(last=False)
+            if not any(k[:2] == (period, version) for k in self._runs):
+                self._indexes.pop((period, version), None)
+
+    def dashboard_index(self, stored: StoredRun) -> DashboardIndex:
+        key = (stored.row.period, stored.row.run_version)
+        index = self._indexes.get(key)
+        if index is None:
+            index = self._indexes[key] = DashboardIndex(stored.result, stored.row.plan_book)
+        return index
+
+    async def team(self, manager_id: str, period: Period) -> tuple[StoredRun, list[TeamMember], dict[str, str]]:
+        stored = await self.stored_run(period)
+        index = self.dashboard_index(stored)
+
+        async def work(repo: Repository) -> tuple[list[TeamMember], dict[str, str]]:
+            org = await repo.organisation()
+            if manager_id not in {p.participant_id for p in org.participants}:
+                raise NotFound(f"no participant {manager_id!r}")
+            members = index.team(org, manager_id)
+            return members, await repo.participant_names({m.participant_id for m in members})
+
+        members, names = await self._read(work)
+        return stored, members, names
+
+    async def runs(self, period: Period) -> tuple[PeriodLedger, list[RunSummaryRow]]:
+        async def work(repo: Repository) -> tuple[PeriodLedger, list[RunSummaryRow]]:
+            ledger = await repo.ledger(period)
+            if not ledger.runs:
+                raise NotFound(f"period {period} has not been run")
+            return ledger, await repo.run_summaries(period)
+
+        return await self._read(work)
+
+    async def run_totals(self, period: Period, run_version: int) -> tuple[StoredRun, RunResult | None]:
+        """A run and the run before it in the same period (None for the first)."""
+        stored = await self.stored_run(period, run_version=run_version)
+        before = stored.row.run_version - 1
+        previous = (await self.stored_run(period, run_version=before)).result if before >= 1 else None
+        return stored, previous
+
+    async def adjustments(self, period: Period, participant_id: str) -> list[StoredAdjustment]:
+        async def work(repo: Repository) -> list[StoredAdjustment]:
+            return await repo.stored_adjustments(period, participant_id.strip() or None)
 
         return await self._read(work)
 

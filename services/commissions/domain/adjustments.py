@@ -14,6 +14,8 @@ adjustment without a classification is refused.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import polars as pl
 
 from services.commissions.domain.engine import EngineContext, recompute
@@ -37,10 +39,13 @@ def prior_period_adjustments(
     open_period: Period,
     reason: str,
     overpayment_class: OverpaymentClass | None = None,
+    already_adjusted: Iterable[Adjustment] = (),
 ) -> tuple[Adjustment, ...]:
     """One adjustment per (participant, position, incentive) whose earning differs between what was
-    finalized and what the same period gives today. Ids are deterministic (a retry yields the same
-    adjustments). Negative differences need ``overpayment_class``: what kind of overpayment they are."""
+    finalized and what the same period gives today, less what earlier prior-period adjustments of the
+    same origin already paid or took back (``already_adjusted``: those of finalized later periods).
+    Ids are deterministic per origin, line and open period (a rerun of the open period yields the same
+    ids). Negative differences need ``overpayment_class``: what kind of overpayment they are."""
     if finalized.period != recomputed.period:
         raise ValueError("the recomputation must be of the finalized period")
     if finalized.period >= open_period:
@@ -48,7 +53,32 @@ def prior_period_adjustments(
     if not reason.strip():
         raise RunInputError([Violation("reason", "every adjustment needs a reason")])
     key = ["participant_id", "position_id", "incentive_id"]
-    before = finalized.payouts.select(*key, pl.col("amount_minor").alias("before"))
+    origin = str(finalized.period)
+    issued = [
+        (a.participant_id, a.position_id, a.incentive_id, a.amount_minor)
+        for a in already_adjusted
+        if a.origin_period == origin
+    ]
+    paid_before = (
+        pl.concat(
+            [
+                finalized.payouts.select(*key, "amount_minor"),
+                pl.DataFrame(
+                    issued,
+                    schema={
+                        "participant_id": pl.String,
+                        "position_id": pl.String,
+                        "incentive_id": pl.String,
+                        "amount_minor": pl.Int64,
+                    },
+                    orient="row",
+                ),
+            ]
+        )
+        .group_by(key)
+        .agg(pl.col("amount_minor").sum())
+    )
+    before = paid_before.select(*key, pl.col("amount_minor").alias("before"))
     after = recomputed.payouts.select(*key, pl.col("amount_minor").alias("after"))
     diff = (
         before.join(after, on=key, how="full", coalesce=True)
@@ -60,10 +90,9 @@ def prior_period_adjustments(
         raise RunInputError(
             [Violation("overpayment_class", "the recomputation pays less than was paid: classify the overpayment")]
         )
-    origin = str(finalized.period)
     return tuple(
         Adjustment(
-            adjustment_id=f"PPA:{origin}:{row['participant_id']}:{row['position_id']}:{row['incentive_id']}:v{recomputed.run_version}",
+            adjustment_id=f"PPA:{origin}:{row['participant_id']}:{row['position_id']}:{row['incentive_id']}:{open_period}",
             participant_id=row["participant_id"],
             amount_minor=row["delta"],
             reason=reason,
@@ -84,10 +113,16 @@ def late_change_adjustments(
     reason: str,
     overpayment_class: OverpaymentClass | None = None,
     context: EngineContext | None = None,
+    already_adjusted: Iterable[Adjustment] = (),
 ) -> tuple[Adjustment, ...]:
     """Recompute a finalized period with today's data and turn the differences into adjustments for
     the open period (to be passed in that period's `RunInputs.adjustments`)."""
     recomputed = recompute(finalized_inputs_today, context)
     return prior_period_adjustments(
-        finalized, recomputed, open_period=open_period, reason=reason, overpayment_class=overpayment_class
+        finalized,
+        recomputed,
+        open_period=open_period,
+        reason=reason,
+        overpayment_class=overpayment_class,
+        already_adjusted=already_adjusted,
     )

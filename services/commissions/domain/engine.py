@@ -44,7 +44,16 @@ from services.commissions.domain.run_checks import check_run_inputs, refuse_fina
 
 CreditSource = Callable[[Collection[str] | None], pl.DataFrame]
 
-__all__ = ["EngineContext", "EngineState", "calculate_incremental", "calculate_period", "prepare_context", "recompute"]
+__all__ = [
+    "EngineContext",
+    "EngineState",
+    "calculate_incremental",
+    "calculate_period",
+    "holders_of",
+    "positions_held",
+    "prepare_context",
+    "recompute",
+]
 
 
 def calculate_period(inputs: RunInputs, context: EngineContext | None = None) -> RunResult:
@@ -89,13 +98,34 @@ def calculate_incremental(
             "the organisation or the plans changed since the previous run (or it kept no state): run in full"
         )
     participant_ids = sorted(set(participant_ids))
-    first, end = day_number(inputs.period.window_start(Window.YTD).start), day_number(inputs.period.end)
-    codes = [ctx.participant_code[p] for p in participant_ids if p in ctx.participant_code]
-    held = ctx.holders.filter(pl.col("part").is_in(codes), pl.col("start") < end, pl.col("end") > first)
-    sellers = sorted(ctx.positions.gather(held.get_column("pos").unique()).to_list())
+    sellers = positions_held(ctx, participant_ids)
     read = inputs.transactions.filter(pl.col("seller_position_id").is_in(sellers))
     check_run_inputs(inputs, read, ctx.positions)
     return _Run(inputs, ctx, "INCREMENTAL", previous, participant_ids, sellers).result()
+
+
+def _window_holders(ctx: EngineContext) -> pl.DataFrame:
+    first, end = day_number(ctx.period.window_start(Window.YTD).start), day_number(ctx.period.end)
+    return ctx.holders.filter(pl.col("start") < end, pl.col("end") > first)
+
+
+def positions_held(ctx: EngineContext, participant_ids: Iterable[str]) -> list[str]:
+    """The positions the participants held from the start of the period's year to its end: the sellers
+    whose transactions an incremental run for them reads."""
+    codes = [ctx.participant_code[p] for p in participant_ids if p in ctx.participant_code]
+    held = _window_holders(ctx).filter(pl.col("part").is_in(codes))
+    return sorted(ctx.positions.gather(held.get_column("pos").unique()).to_list())
+
+
+def holders_of(ctx: EngineContext, position_ids: Iterable[str]) -> tuple[set[str], set[str]]:
+    """Who held the positions from the start of the period's year to its end, and which of the
+    positions nobody held (an incremental run cannot start from a vacant seller: run in full)."""
+    wanted = set(position_ids)
+    codes = [ctx.position_code[p] for p in wanted if p in ctx.position_code]
+    held = _window_holders(ctx).filter(pl.col("pos").is_in(codes))
+    participants = set(ctx.participants.gather(held.get_column("part").unique()).to_list())
+    occupied = set(ctx.positions.gather(held.get_column("pos").unique()).to_list())
+    return participants, wanted - occupied
 
 
 class _Run:

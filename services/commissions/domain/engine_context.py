@@ -9,6 +9,7 @@ the same codes (an incremental run can reuse a full run's context). Dates are po
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -167,21 +168,23 @@ def prepare_context(inputs: RunInputs) -> EngineContext:
 
 
 def _fingerprint(inputs: RunInputs) -> int:
-    """A hash of everything but the transactions that a run's credits and payees depend on."""
+    """A digest of everything but the transactions that a run's credits and payees depend on. Stable
+    across processes (not Python's salted ``hash``): the service stores it with a run's state and
+    compares it in a later process before running incrementally."""
     org, book = inputs.org, inputs.plans
     plans = tuple(p.model_dump_json() for p in book.plans)
-    return hash(
-        (
-            inputs.period,
-            org.titles,
-            org.positions,
-            org.participants,
-            org.assignments,
-            plans,
-            book.assignments,
-            book.overrides,
-        )
+    parts = (
+        inputs.period,
+        org.titles,
+        org.positions,
+        org.participants,
+        org.assignments,
+        plans,
+        book.assignments,
+        book.overrides,
     )
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _plan_timeline(

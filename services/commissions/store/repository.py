@@ -12,6 +12,7 @@ import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -28,7 +29,7 @@ from services.commissions.domain.org import (
     Title,
 )
 from services.commissions.domain.periods import Period
-from services.commissions.domain.plans import Plan, PlanAssignment, PlanBook
+from services.commissions.domain.plans import Plan, PlanAssignment, PlanBook, VariableOverride
 from services.commissions.domain.results import CREDIT_SCHEMA, SCHEMAS
 from services.commissions.domain.runs import PeriodLedger, RunRecord
 from services.commissions.domain.transactions import Transaction
@@ -62,6 +63,18 @@ def plan_book_to_json(book: PlanBook) -> dict[str, Any]:
             }
             for a in book.assignments
         ],
+        "overrides": [
+            {
+                "plan_id": o.plan_id,
+                "variable": o.variable,
+                "value": str(o.value),
+                "valid_from": o.valid_from.isoformat(),
+                "valid_to": o.valid_to.isoformat() if o.valid_to else None,
+                "title_id": o.title_id,
+                "position_id": o.position_id,
+            }
+            for o in book.overrides
+        ],
     }
 
 
@@ -78,6 +91,18 @@ def plan_book_from_json(data: Mapping[str, Any]) -> PlanBook:
             )
             for a in data["assignments"]
         ),
+        tuple(
+            VariableOverride(
+                o["plan_id"],
+                o["variable"],
+                Decimal(o["value"]),
+                date.fromisoformat(o["valid_from"]),
+                date.fromisoformat(o["valid_to"]) if o["valid_to"] else None,
+                title_id=o["title_id"],
+                position_id=o["position_id"],
+            )
+            for o in data.get("overrides", ())
+        ),
     )
 
 
@@ -89,6 +114,61 @@ class RunRow:
     currency: str
     plan_book: PlanBook
     recorded_at: datetime
+    inputs_as_of: datetime | None = None
+    carried_from: tuple[Period, int] | None = None
+    inputs_snapshot: str | None = None  # pg_snapshot text: rows not visible in it are new to the run
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What an incremental run starts from: the credit aggregate and the fingerprint behind it."""
+
+    fingerprint: int
+    aggregate: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class StoredPlanVersion:
+    plan: Plan
+    effective_period: Period | None
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredOverride:
+    override_id: int
+    override: VariableOverride
+
+
+@dataclass(frozen=True)
+class StoredAssignment:
+    assignment_id: int
+    assignment: PlanAssignment
+
+
+@dataclass(frozen=True)
+class StoredAdjustment:
+    adjustment: Adjustment
+    period: Period
+    currency: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class RunSummaryRow:
+    run_version: int
+    kind: str
+    recorded_at: datetime
+    payees: int
+    total_payment_minor: int
+    currency: str
+
+
+def _carried(text_value: str | None) -> tuple[Period, int] | None:
+    if not text_value:
+        return None
+    period, _, version = text_value.partition(":")
+    return Period.parse(period), int(version)
 
 
 class Repository:
@@ -194,26 +274,107 @@ class Repository:
         )
         return [Plan.model_validate(_json(r["plan"])) for r in rows]
 
+    async def plans_in_effect(self, period: Period) -> list[Plan]:
+        """Per plan, the highest version effective in ``period`` (plans not yet in effect are left out)."""
+        rows = await self._rows(
+            f"SELECT DISTINCT ON (plan_id) plan FROM {S}.plans "
+            "WHERE effective_period IS NULL OR effective_period <= :p ORDER BY plan_id, version DESC",
+            p=str(period),
+        )
+        return [Plan.model_validate(_json(r["plan"])) for r in rows]
+
+    async def plan_versions(self, plan_id: str | None = None) -> list[StoredPlanVersion]:
+        rows = await self._rows(
+            f"SELECT plan, effective_period, recorded_at FROM {S}.plans "
+            "WHERE CAST(:id AS text) IS NULL OR plan_id = :id ORDER BY plan_id, version",
+            id=plan_id,
+        )
+        return [
+            StoredPlanVersion(
+                Plan.model_validate(_json(r["plan"])),
+                Period.parse(r["effective_period"]) if r["effective_period"] else None,
+                r["recorded_at"],
+            )
+            for r in rows
+        ]
+
+    async def variable_overrides(self) -> list[StoredOverride]:
+        rows = await self._rows(
+            f"SELECT override_id, plan_id, variable, value, title_id, position_id, valid_from, valid_to "
+            f"FROM {S}.variable_overrides ORDER BY override_id"
+        )
+        return [
+            StoredOverride(
+                int(r["override_id"]),
+                VariableOverride(
+                    r["plan_id"],
+                    r["variable"],
+                    r["value"],
+                    r["valid_from"],
+                    r["valid_to"],
+                    title_id=r["title_id"],
+                    position_id=r["position_id"],
+                ),
+            )
+            for r in rows
+        ]
+
+    async def add_variable_override(self, o: VariableOverride) -> int:
+        rows = await self._rows(
+            f"INSERT INTO {S}.variable_overrides (plan_id, variable, value, title_id, position_id, valid_from, "
+            "valid_to) VALUES (:plan, :var, :value, :title, :pos, :vf, :vt) RETURNING override_id",
+            plan=o.plan_id,
+            var=o.variable,
+            value=o.value,
+            title=o.title_id,
+            pos=o.position_id,
+            vf=o.valid_from,
+            vt=o.valid_to,
+        )
+        return int(rows[0]["override_id"])
+
+    async def plan_book(self, period: Period) -> PlanBook:
+        """The plans in effect in ``period`` with every assignment and override."""
+        return PlanBook(
+            tuple(await self.plans_in_effect(period)),
+            tuple(await self.plan_assignments()),
+            tuple(o.override for o in await self.variable_overrides()),
+        )
+
     async def next_plan_version(self, plan_id: str) -> int:
         rows = await self._rows(
             f"SELECT coalesce(max(version), 0) + 1 AS v FROM {S}.plans WHERE plan_id = :p", p=plan_id
         )
         return int(rows[0]["v"])
 
-    async def add_plan(self, plan: Plan) -> None:
+    async def add_plan(self, plan: Plan, effective_period: Period | None = None) -> None:
         await self.conn.execute(
-            text(f"INSERT INTO {S}.plans (plan_id, version, plan) VALUES (:id, :v, CAST(:plan AS jsonb))"),
-            {"id": plan.plan_id, "v": plan.version, "plan": json.dumps(plan.model_dump(mode="json"))},
+            text(
+                f"INSERT INTO {S}.plans (plan_id, version, plan, effective_period) "
+                "VALUES (:id, :v, CAST(:plan AS jsonb), :eff)"
+            ),
+            {
+                "id": plan.plan_id,
+                "v": plan.version,
+                "plan": json.dumps(plan.model_dump(mode="json")),
+                "eff": None if effective_period is None else str(effective_period),
+            },
         )
 
     async def plan_assignments(self) -> list[PlanAssignment]:
+        return [a.assignment for a in await self.stored_plan_assignments()]
+
+    async def stored_plan_assignments(self) -> list[StoredAssignment]:
         rows = await self._rows(
-            f"SELECT plan_id, valid_from, valid_to, title_id, position_id FROM {S}.plan_assignments "
+            f"SELECT assignment_id, plan_id, valid_from, valid_to, title_id, position_id FROM {S}.plan_assignments "
             "ORDER BY assignment_id"
         )
         return [
-            PlanAssignment(
-                r["plan_id"], r["valid_from"], r["valid_to"], title_id=r["title_id"], position_id=r["position_id"]
+            StoredAssignment(
+                int(r["assignment_id"]),
+                PlanAssignment(
+                    r["plan_id"], r["valid_from"], r["valid_to"], title_id=r["title_id"], position_id=r["position_id"]
+                ),
             )
             for r in rows
         ]
@@ -291,6 +452,55 @@ class Repository:
         )
         return [_transaction(r) for r in rows]
 
+    async def transactions_of_sellers(
+        self, sellers: Collection[str], first_day: date, last_day: date
+    ) -> list[Transaction]:
+        if not sellers:
+            return []
+        stmt = text(
+            f"SELECT * FROM {S}.transactions WHERE seller_position_id IN :sellers "
+            "AND booking_date BETWEEN :a AND :b ORDER BY transaction_id"
+        ).bindparams(bindparam("sellers", expanding=True))
+        rows = (await self.conn.execute(stmt, {"sellers": list(sellers), "a": first_day, "b": last_day})).mappings()
+        return [_transaction(r) for r in rows]
+
+    async def sellers_new_since(self, snapshot: str, first_day: date, last_day: date) -> set[str]:
+        """Selling positions of transactions booked in the window and not visible in ``snapshot``."""
+        rows = await self._rows(
+            f"SELECT DISTINCT seller_position_id FROM {S}.transactions "
+            "WHERE NOT pg_visible_in_snapshot(recorded_xid, CAST(:snap AS pg_snapshot)) "
+            "AND booking_date BETWEEN :a AND :b",
+            snap=snapshot,
+            a=first_day,
+            b=last_day,
+        )
+        return {r["seller_position_id"] for r in rows}
+
+    async def snapshot(self) -> tuple[datetime, str]:
+        """The instant and the PostgreSQL snapshot a run takes before reading its inputs: rows not
+        visible in it are new to that run (see migration 0003)."""
+        rows = await self._rows("SELECT clock_timestamp() AS t, CAST(pg_current_snapshot() AS text) AS snap")
+        return rows[0]["t"], rows[0]["snap"]
+
+    async def inputs_changed_after(self, after: datetime, first_day: date, last_day: date, period: Period) -> bool:
+        """Whether anything a run of ``period`` reads was recorded after ``after``: transactions booked
+        in its window, plan versions effective in it, plan assignments, overrides, the organisation."""
+        rows = await self._rows(
+            f"SELECT EXISTS (SELECT 1 FROM {S}.transactions WHERE recorded_at > :t "
+            "AND booking_date BETWEEN :a AND :b) "
+            f"OR EXISTS (SELECT 1 FROM {S}.plans WHERE recorded_at > :t "
+            "AND (effective_period IS NULL OR effective_period <= :p)) "
+            f"OR EXISTS (SELECT 1 FROM {S}.plan_assignments WHERE recorded_at > :t) "
+            f"OR EXISTS (SELECT 1 FROM {S}.variable_overrides WHERE recorded_at > :t) "
+            f"OR EXISTS (SELECT 1 FROM {S}.position_versions WHERE recorded_at > :t) "
+            f"OR EXISTS (SELECT 1 FROM {S}.assignments WHERE recorded_at > :t) AS changed",
+            t=after,
+            a=first_day,
+            b=last_day,
+            p=str(period),
+        )
+        return bool(rows[0]["changed"])
+
     # -- periods and runs --------------------------------------------------------------------------
 
     async def ledger(self, period: Period) -> PeriodLedger:
@@ -307,6 +517,50 @@ class Repository:
             row[0]["finalized_version"] if row else None,
             row[0]["finalized_at"] if row else None,
         )
+
+    async def finalized_ledgers(self, before: Period) -> list[tuple[Period, int, datetime]]:
+        """Finalized periods before ``before``: (period, finalized run version, finalized at), oldest first."""
+        rows = await self._rows(
+            f"SELECT period, finalized_version, finalized_at FROM {S}.periods "
+            "WHERE finalized_version IS NOT NULL AND period < :p ORDER BY period",
+            p=str(before),
+        )
+        return [(Period.parse(r["period"]), int(r["finalized_version"]), r["finalized_at"]) for r in rows]
+
+    async def finalized_runs_between(self, after: Period, before: Period) -> list[tuple[Period, int, datetime]]:
+        """Finalized runs of periods strictly between the two: (period, version, inputs read at)."""
+        rows = await self._rows(
+            f"SELECT r.period, r.run_version, coalesce(r.inputs_as_of, r.recorded_at) AS t FROM {S}.runs r "
+            f"JOIN {S}.periods p ON p.period = r.period AND p.finalized_version = r.run_version "
+            "WHERE r.period > :a AND r.period < :b ORDER BY r.period",
+            a=str(after),
+            b=str(before),
+        )
+        return [(Period.parse(r["period"]), int(r["run_version"]), r["t"]) for r in rows]
+
+    async def run_summaries(self, period: Period) -> list[RunSummaryRow]:
+        rows = await self._rows(
+            f"SELECT r.run_version, r.kind, r.recorded_at, r.currency, count(p.participant_id) AS payees, "
+            f"coalesce(sum(p.payment_minor), 0) AS total FROM {S}.runs r LEFT JOIN {S}.run_payments p "
+            "ON p.period = r.period AND p.run_version = r.run_version WHERE r.period = :p "
+            "GROUP BY r.run_version, r.kind, r.recorded_at, r.currency ORDER BY r.run_version",
+            p=str(period),
+        )
+        return [
+            RunSummaryRow(
+                int(r["run_version"]), r["kind"], r["recorded_at"], int(r["payees"]), int(r["total"]), r["currency"]
+            )
+            for r in rows
+        ]
+
+    async def participant_names(self, ids: Collection[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        stmt = text(f"SELECT participant_id, name FROM {S}.participants WHERE participant_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        rows = (await self.conn.execute(stmt, {"ids": list(ids)})).mappings()
+        return {r["participant_id"]: r["name"] for r in rows}
 
     async def finalized_periods(self) -> frozenset[Period]:
         rows = await self._rows(f"SELECT period FROM {S}.periods WHERE finalized_version IS NOT NULL")
@@ -349,6 +603,41 @@ class Repository:
             for r in rows
         )
 
+    async def participants_adjusted_since(self, period: Period, snapshot: str) -> set[str]:
+        rows = await self._rows(
+            f"SELECT DISTINCT participant_id FROM {S}.adjustments WHERE period = :p "
+            "AND NOT pg_visible_in_snapshot(recorded_xid, CAST(:snap AS pg_snapshot))",
+            p=str(period),
+            snap=snapshot,
+        )
+        return {r["participant_id"] for r in rows}
+
+    async def stored_adjustments(self, period: Period, participant_id: str | None = None) -> list[StoredAdjustment]:
+        rows = await self._rows(
+            f"SELECT adjustment_id, participant_id, amount_minor, currency, reason, overpayment_class, recorded_at "
+            f"FROM {S}.adjustments WHERE period = :p AND (CAST(:pid AS text) IS NULL OR participant_id = :pid) "
+            "ORDER BY recorded_at, adjustment_id",
+            p=str(period),
+            pid=participant_id,
+        )
+        return [
+            StoredAdjustment(
+                Adjustment(
+                    adjustment_id=r["adjustment_id"],
+                    participant_id=r["participant_id"],
+                    amount_minor=int(r["amount_minor"]),
+                    reason=r["reason"],
+                    overpayment_class=None
+                    if r["overpayment_class"] is None
+                    else OverpaymentClass(r["overpayment_class"]),
+                ),
+                period,
+                r["currency"],
+                r["recorded_at"],
+            )
+            for r in rows
+        ]
+
     async def finalize(self, ledger: PeriodLedger) -> None:
         await self.conn.execute(
             text(f"UPDATE {S}.periods SET finalized_version = :v, finalized_at = :at WHERE period = :p"),
@@ -356,14 +645,19 @@ class Repository:
         )
 
     async def add_run(
-        self, run: RunRow, frames: Mapping[str, pl.DataFrame], payments: Iterable[tuple[str, int, int]]
+        self,
+        run: RunRow,
+        frames: Mapping[str, pl.DataFrame],
+        payments: Iterable[tuple[str, int, int]],
+        state: StoredState | None = None,
     ) -> None:
         p = str(run.period)
         await self.conn.execute(text(f"INSERT INTO {S}.periods (period) VALUES (:p) ON CONFLICT DO NOTHING"), {"p": p})
         await self.conn.execute(
             text(
-                f"INSERT INTO {S}.runs (period, run_version, kind, currency, plan_book, recorded_at) "
-                "VALUES (:p, :v, :kind, :cur, CAST(:book AS jsonb), :at)"
+                f"INSERT INTO {S}.runs (period, run_version, kind, currency, plan_book, recorded_at, inputs_as_of, "
+                "carried_from, inputs_snapshot) VALUES (:p, :v, :kind, :cur, CAST(:book AS jsonb), :at, :asof, "
+                ":carried, :snap)"
             ),
             {
                 "p": p,
@@ -372,8 +666,20 @@ class Repository:
                 "cur": run.currency,
                 "book": json.dumps(plan_book_to_json(run.plan_book)),
                 "at": run.recorded_at,
+                "asof": run.inputs_as_of,
+                "carried": None if run.carried_from is None else f"{run.carried_from[0]}:{run.carried_from[1]}",
+                "snap": run.inputs_snapshot,
             },
         )
+        if state is not None:
+            buffer = io.BytesIO()
+            state.aggregate.write_ipc(buffer, compression="lz4")
+            await self.conn.execute(
+                text(
+                    f"INSERT INTO {S}.run_state (period, run_version, fingerprint, aggregate) VALUES (:p, :v, :f, :agg)"
+                ),
+                {"p": p, "v": run.run_version, "f": str(state.fingerprint), "agg": buffer.getvalue()},
+            )
         await self.conn.execute(
             text(f"INSERT INTO {S}.run_frames (period, run_version, name, data) VALUES (:p, :v, :name, :data)"),
             [{"p": p, "v": run.run_version, "name": n, "data": frame_to_json(f)} for n, f in frames.items()],
@@ -390,7 +696,8 @@ class Repository:
 
     async def run(self, period: Period, run_version: int) -> RunRow | None:
         rows = await self._rows(
-            f"SELECT kind, currency, plan_book, recorded_at FROM {S}.runs WHERE period = :p AND run_version = :v",
+            f"SELECT kind, currency, plan_book, recorded_at, inputs_as_of, carried_from, inputs_snapshot FROM {S}.runs "
+            "WHERE period = :p AND run_version = :v",
             p=str(period),
             v=run_version,
         )
@@ -398,8 +705,26 @@ class Repository:
             return None
         r = rows[0]
         return RunRow(
-            period, run_version, r["kind"], r["currency"], plan_book_from_json(_json(r["plan_book"])), r["recorded_at"]
+            period,
+            run_version,
+            r["kind"],
+            r["currency"],
+            plan_book_from_json(_json(r["plan_book"])),
+            r["recorded_at"],
+            r["inputs_as_of"],
+            _carried(r["carried_from"]),
+            r["inputs_snapshot"],
         )
+
+    async def run_state(self, period: Period, run_version: int) -> StoredState | None:
+        rows = await self._rows(
+            f"SELECT fingerprint, aggregate FROM {S}.run_state WHERE period = :p AND run_version = :v",
+            p=str(period),
+            v=run_version,
+        )
+        if not rows:
+            return None
+        return StoredState(int(rows[0]["fingerprint"]), pl.read_ipc(io.BytesIO(bytes(rows[0]["aggregate"]))))
 
     async def frames(
         self, period: Period, run_version: int, names: Collection[str] | None = None

@@ -56,6 +56,37 @@ PERIOD_STATE_OPEN: PeriodState.ValueType  # 1
 PERIOD_STATE_FINALIZED: PeriodState.ValueType  # 2
 Global___PeriodState: _TypeAlias = PeriodState  # noqa: Y015
 
+class _RunMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RunModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RunMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RUN_MODE_UNSPECIFIED: _RunMode.ValueType  # 0
+    """FULL."""
+    RUN_MODE_FULL: _RunMode.ValueType  # 1
+    """Every participant."""
+    RUN_MODE_INCREMENTAL: _RunMode.ValueType  # 2
+    """Only the participants whose inputs changed since the period's latest run (new or reversed
+    transactions of positions they held, adjustments, prior-period adjustments) and those named in
+    participant_ids. Falls back to a full run, saying why in `note`, when the organisation, the plans
+    or the carried balances changed, or when there is no earlier run to start from.
+    """
+
+class RunMode(_RunMode, metaclass=_RunModeEnumTypeWrapper): ...
+
+RUN_MODE_UNSPECIFIED: RunMode.ValueType  # 0
+"""FULL."""
+RUN_MODE_FULL: RunMode.ValueType  # 1
+"""Every participant."""
+RUN_MODE_INCREMENTAL: RunMode.ValueType  # 2
+"""Only the participants whose inputs changed since the period's latest run (new or reversed
+transactions of positions they held, adjustments, prior-period adjustments) and those named in
+participant_ids. Falls back to a full run, saying why in `note`, when the organisation, the plans
+or the carried balances changed, or when there is no earlier run to start from.
+"""
+Global___RunMode: _TypeAlias = RunMode  # noqa: Y015
+
 class _OverpaymentClass:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -260,18 +291,26 @@ class SavePlanRequest(_message.Message):
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     PLAN_JSON_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_PERIOD_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     plan_json: _builtins.str
     """The plan as JSON (see the plan model); its `version` is ignored: the service assigns the next one."""
+    effective_period: _builtins.str
+    """"YYYY-MM": the first period this version applies to (a run of period P uses, per plan, the
+    highest version effective in P). Empty: from the plan's beginning. A version effective in a
+    finalized period does not rewrite it: the next run of the open period pays the difference as
+    prior-period adjustments.
+    """
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         plan_json: _builtins.str = ...,
+        effective_period: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan_json", b"plan_json", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_period", b"effective_period", "plan_json", b"plan_json", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -283,17 +322,20 @@ class SavePlanResponse(_message.Message):
 
     PLAN_ID_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_PERIOD_FIELD_NUMBER: _builtins.int
     plan_id: _builtins.str
     version: _builtins.int
+    effective_period: _builtins.str
     def __init__(
         self,
         *,
         plan_id: _builtins.str = ...,
         version: _builtins.int = ...,
+        effective_period: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan_id", b"plan_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_period", b"effective_period", "plan_id", b"plan_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -494,21 +536,30 @@ class RunPeriodRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     PERIOD_FIELD_NUMBER: _builtins.int
     CURRENCY_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    PARTICIPANT_IDS_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     period: _builtins.str
     """"YYYY-MM" """
     currency: _builtins.str
     """ISO 4217; default RUB."""
+    mode: Global___RunMode.ValueType
+    @_builtins.property
+    def participant_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """INCREMENTAL only: participants to recompute in any case (at most 10,000)."""
+
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         period: _builtins.str = ...,
         currency: _builtins.str = ...,
+        mode: Global___RunMode.ValueType = ...,
+        participant_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "period", b"period", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "mode", b"mode", "participant_ids", b"participant_ids", "period", b"period", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -550,13 +601,29 @@ class RunPeriodResponse(_message.Message):
     PAYEES_FIELD_NUMBER: _builtins.int
     TOTAL_PAYMENT_FIELD_NUMBER: _builtins.int
     PAYMENTS_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    RECOMPUTED_PARTICIPANTS_FIELD_NUMBER: _builtins.int
+    PRIOR_PERIOD_ADJUSTMENTS_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
     period: _builtins.str
     run_version: _builtins.int
     payees: _builtins.int
+    kind: _builtins.str
+    """FULL or INCREMENTAL: what the run actually was."""
+    recomputed_participants: _builtins.int
+    """INCREMENTAL: how many participants were recomputed."""
+    note: _builtins.str
+    """Why an incremental run fell back to a full one; empty otherwise."""
     @_builtins.property
     def total_payment(self) -> _common_pb2.Money: ...
     @_builtins.property
     def payments(self) -> _containers.RepeatedCompositeFieldContainer[Global___PaymentLine]: ...
+    @_builtins.property
+    def prior_period_adjustments(self) -> _containers.RepeatedCompositeFieldContainer[Global___AdjustmentLine]:
+        """Differences found in finalized periods whose inputs changed after finalization, paid (or, for
+        overpayments, recorded) in this period.
+        """
+
     def __init__(
         self,
         *,
@@ -565,14 +632,72 @@ class RunPeriodResponse(_message.Message):
         payees: _builtins.int = ...,
         total_payment: _common_pb2.Money | None = ...,
         payments: _abc.Iterable[Global___PaymentLine] | None = ...,
+        kind: _builtins.str = ...,
+        recomputed_participants: _builtins.int = ...,
+        prior_period_adjustments: _abc.Iterable[Global___AdjustmentLine] | None = ...,
+        note: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["total_payment", b"total_payment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["payees", b"payees", "payments", b"payments", "period", b"period", "run_version", b"run_version", "total_payment", b"total_payment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "note", b"note", "payees", b"payees", "payments", b"payments", "period", b"period", "prior_period_adjustments", b"prior_period_adjustments", "recomputed_participants", b"recomputed_participants", "run_version", b"run_version", "total_payment", b"total_payment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RunPeriodResponse: _TypeAlias = RunPeriodResponse  # noqa: Y015
+
+@_typing.final
+class AdjustmentLine(_message.Message):
+    """An adjustment as a run treated it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADJUSTMENT_ID_FIELD_NUMBER: _builtins.int
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    OVERPAYMENT_CLASS_FIELD_NUMBER: _builtins.int
+    TREATMENT_FIELD_NUMBER: _builtins.int
+    ORIGIN_PERIOD_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
+    INCENTIVE_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    adjustment_id: _builtins.str
+    participant_id: _builtins.str
+    reason: _builtins.str
+    overpayment_class: Global___OverpaymentClass.ValueType
+    treatment: _builtins.str
+    """PAID (positive), RECOVERABLE (a calculation-error overpayment, deducted within the 20% limit) or
+    RECORDED (any other overpayment: recorded, never deducted automatically). Empty when not yet run.
+    """
+    origin_period: _builtins.str
+    """Prior-period adjustments: the finalized period corrected, and the incentive line."""
+    position_id: _builtins.str
+    incentive_id: _builtins.str
+    period: _builtins.str
+    """The period that pays it."""
+    @_builtins.property
+    def amount(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        adjustment_id: _builtins.str = ...,
+        participant_id: _builtins.str = ...,
+        amount: _common_pb2.Money | None = ...,
+        reason: _builtins.str = ...,
+        overpayment_class: Global___OverpaymentClass.ValueType = ...,
+        treatment: _builtins.str = ...,
+        origin_period: _builtins.str = ...,
+        position_id: _builtins.str = ...,
+        incentive_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment_id", b"adjustment_id", "amount", b"amount", "incentive_id", b"incentive_id", "origin_period", b"origin_period", "overpayment_class", b"overpayment_class", "participant_id", b"participant_id", "period", b"period", "position_id", b"position_id", "reason", b"reason", "treatment", b"treatment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AdjustmentLine: _TypeAlias = AdjustmentLine  # noqa: Y015
 
 @_typing.final
 class FinalizePeriodRequest(_message.Message):
@@ -809,6 +934,7 @@ class GetStatementResponse(_message.Message):
     EARNINGS_FIELD_NUMBER: _builtins.int
     PAYMENT_FIELD_NUMBER: _builtins.int
     PAYROLL_FIELD_NUMBER: _builtins.int
+    ADJUSTMENTS_FIELD_NUMBER: _builtins.int
     participant_id: _builtins.str
     period: _builtins.str
     run_version: _builtins.int
@@ -823,6 +949,10 @@ class GetStatementResponse(_message.Message):
     def payment(self) -> _common_pb2.Money: ...
     @_builtins.property
     def payroll(self) -> _containers.RepeatedCompositeFieldContainer[Global___EarningLine]: ...
+    @_builtins.property
+    def adjustments(self) -> _containers.RepeatedCompositeFieldContainer[Global___AdjustmentLine]:
+        """Manual and prior-period adjustments paid, recovered or recorded in this period."""
+
     def __init__(
         self,
         *,
@@ -835,10 +965,11 @@ class GetStatementResponse(_message.Message):
         earnings: _common_pb2.Money | None = ...,
         payment: _common_pb2.Money | None = ...,
         payroll: _abc.Iterable[Global___EarningLine] | None = ...,
+        adjustments: _abc.Iterable[Global___AdjustmentLine] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["earnings", b"earnings", "payment", b"payment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["earnings", b"earnings", "lines", b"lines", "measurements", b"measurements", "participant_id", b"participant_id", "payment", b"payment", "payroll", b"payroll", "period", b"period", "run_version", b"run_version", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustments", b"adjustments", "earnings", b"earnings", "lines", b"lines", "measurements", b"measurements", "participant_id", b"participant_id", "payment", b"payment", "payroll", b"payroll", "period", b"period", "run_version", b"run_version", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1110,3 +1241,559 @@ class AddAdjustmentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AddAdjustmentResponse: _TypeAlias = AddAdjustmentResponse  # noqa: Y015
+
+@_typing.final
+class ListAdjustmentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    period: _builtins.str
+    participant_id: _builtins.str
+    """Optional: one participant's."""
+    def __init__(
+        self,
+        *,
+        period: _builtins.str = ...,
+        participant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["participant_id", b"participant_id", "period", b"period"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAdjustmentsRequest: _TypeAlias = ListAdjustmentsRequest  # noqa: Y015
+
+@_typing.final
+class ListAdjustmentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADJUSTMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def adjustments(self) -> _containers.RepeatedCompositeFieldContainer[Global___AdjustmentLine]: ...
+    def __init__(
+        self,
+        *,
+        adjustments: _abc.Iterable[Global___AdjustmentLine] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustments", b"adjustments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAdjustmentsResponse: _TypeAlias = ListAdjustmentsResponse  # noqa: Y015
+
+@_typing.final
+class SetVariableOverrideRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    VARIABLE_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    TITLE_ID_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
+    VALID_FROM_FIELD_NUMBER: _builtins.int
+    VALID_TO_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    plan_id: _builtins.str
+    variable: _builtins.str
+    """A variable the plan declares (e.g. "quota")."""
+    value: _builtins.str
+    """Decimal text."""
+    title_id: _builtins.str
+    """Exactly one of title_id and position_id."""
+    position_id: _builtins.str
+    @_builtins.property
+    def valid_from(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def valid_to(self) -> _common_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+        variable: _builtins.str = ...,
+        value: _builtins.str = ...,
+        title_id: _builtins.str = ...,
+        position_id: _builtins.str = ...,
+        valid_from: _common_pb2.Date | None = ...,
+        valid_to: _common_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["valid_from", b"valid_from", "valid_to", b"valid_to"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan_id", b"plan_id", "position_id", b"position_id", "request_id", b"request_id", "title_id", b"title_id", "valid_from", b"valid_from", "valid_to", b"valid_to", "value", b"value", "variable", b"variable"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetVariableOverrideRequest: _TypeAlias = SetVariableOverrideRequest  # noqa: Y015
+
+@_typing.final
+class SetVariableOverrideResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OVERRIDE_ID_FIELD_NUMBER: _builtins.int
+    override_id: _builtins.int
+    def __init__(
+        self,
+        *,
+        override_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["override_id", b"override_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetVariableOverrideResponse: _TypeAlias = SetVariableOverrideResponse  # noqa: Y015
+
+@_typing.final
+class ListPlansRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    """Empty: every plan."""
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["plan_id", b"plan_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPlansRequest: _TypeAlias = ListPlansRequest  # noqa: Y015
+
+@_typing.final
+class PlanVersion(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_PERIOD_FIELD_NUMBER: _builtins.int
+    PLAN_JSON_FIELD_NUMBER: _builtins.int
+    RECORDED_ON_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    version: _builtins.int
+    effective_period: _builtins.str
+    plan_json: _builtins.str
+    @_builtins.property
+    def recorded_on(self) -> _common_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        effective_period: _builtins.str = ...,
+        plan_json: _builtins.str = ...,
+        recorded_on: _common_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recorded_on", b"recorded_on"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_period", b"effective_period", "plan_id", b"plan_id", "plan_json", b"plan_json", "recorded_on", b"recorded_on", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanVersion: _TypeAlias = PlanVersion  # noqa: Y015
+
+@_typing.final
+class PlanAssignmentInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSIGNMENT_ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    TITLE_ID_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
+    VALID_FROM_FIELD_NUMBER: _builtins.int
+    VALID_TO_FIELD_NUMBER: _builtins.int
+    assignment_id: _builtins.int
+    plan_id: _builtins.str
+    title_id: _builtins.str
+    position_id: _builtins.str
+    @_builtins.property
+    def valid_from(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def valid_to(self) -> _common_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        assignment_id: _builtins.int = ...,
+        plan_id: _builtins.str = ...,
+        title_id: _builtins.str = ...,
+        position_id: _builtins.str = ...,
+        valid_from: _common_pb2.Date | None = ...,
+        valid_to: _common_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["valid_from", b"valid_from", "valid_to", b"valid_to"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment_id", b"assignment_id", "plan_id", b"plan_id", "position_id", b"position_id", "title_id", b"title_id", "valid_from", b"valid_from", "valid_to", b"valid_to"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanAssignmentInfo: _TypeAlias = PlanAssignmentInfo  # noqa: Y015
+
+@_typing.final
+class VariableOverrideInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OVERRIDE_ID_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    VARIABLE_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    TITLE_ID_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
+    VALID_FROM_FIELD_NUMBER: _builtins.int
+    VALID_TO_FIELD_NUMBER: _builtins.int
+    override_id: _builtins.int
+    plan_id: _builtins.str
+    variable: _builtins.str
+    value: _builtins.str
+    title_id: _builtins.str
+    position_id: _builtins.str
+    @_builtins.property
+    def valid_from(self) -> _common_pb2.Date: ...
+    @_builtins.property
+    def valid_to(self) -> _common_pb2.Date: ...
+    def __init__(
+        self,
+        *,
+        override_id: _builtins.int = ...,
+        plan_id: _builtins.str = ...,
+        variable: _builtins.str = ...,
+        value: _builtins.str = ...,
+        title_id: _builtins.str = ...,
+        position_id: _builtins.str = ...,
+        valid_from: _common_pb2.Date | None = ...,
+        valid_to: _common_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["valid_from", b"valid_from", "valid_to", b"valid_to"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["override_id", b"override_id", "plan_id", b"plan_id", "position_id", b"position_id", "title_id", b"title_id", "valid_from", b"valid_from", "valid_to", b"valid_to", "value", b"value", "variable", b"variable"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VariableOverrideInfo: _TypeAlias = VariableOverrideInfo  # noqa: Y015
+
+@_typing.final
+class ListPlansResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSIONS_FIELD_NUMBER: _builtins.int
+    ASSIGNMENTS_FIELD_NUMBER: _builtins.int
+    OVERRIDES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def versions(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlanVersion]: ...
+    @_builtins.property
+    def assignments(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlanAssignmentInfo]: ...
+    @_builtins.property
+    def overrides(self) -> _containers.RepeatedCompositeFieldContainer[Global___VariableOverrideInfo]: ...
+    def __init__(
+        self,
+        *,
+        versions: _abc.Iterable[Global___PlanVersion] | None = ...,
+        assignments: _abc.Iterable[Global___PlanAssignmentInfo] | None = ...,
+        overrides: _abc.Iterable[Global___VariableOverrideInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignments", b"assignments", "overrides", b"overrides", "versions", b"versions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPlansResponse: _TypeAlias = ListPlansResponse  # noqa: Y015
+
+@_typing.final
+class GetTeamRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MANAGER_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    manager_id: _builtins.str
+    """The manager's participant id."""
+    period: _builtins.str
+    def __init__(
+        self,
+        *,
+        manager_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["manager_id", b"manager_id", "period", b"period"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTeamRequest: _TypeAlias = GetTeamRequest  # noqa: Y015
+
+@_typing.final
+class TeamMember(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
+    TITLE_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_PAYOUT_FIELD_NUMBER: _builtins.int
+    HEADLINE_FIELD_NUMBER: _builtins.int
+    participant_id: _builtins.str
+    name: _builtins.str
+    position_id: _builtins.str
+    title_id: _builtins.str
+    @_builtins.property
+    def expected_payout(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def headline(self) -> Global___Kpi:
+        """The member's first KPI with an attainment; unset when none."""
+
+    def __init__(
+        self,
+        *,
+        participant_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        position_id: _builtins.str = ...,
+        title_id: _builtins.str = ...,
+        expected_payout: _common_pb2.Money | None = ...,
+        headline: Global___Kpi | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expected_payout", b"expected_payout", "headline", b"headline"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_payout", b"expected_payout", "headline", b"headline", "name", b"name", "participant_id", b"participant_id", "position_id", b"position_id", "title_id", b"title_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TeamMember: _TypeAlias = TeamMember  # noqa: Y015
+
+@_typing.final
+class GetTeamResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MANAGER_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    RUN_VERSION_FIELD_NUMBER: _builtins.int
+    MEMBERS_FIELD_NUMBER: _builtins.int
+    TEAM_EXPECTED_PAYOUT_FIELD_NUMBER: _builtins.int
+    manager_id: _builtins.str
+    period: _builtins.str
+    run_version: _builtins.int
+    @_builtins.property
+    def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___TeamMember]: ...
+    @_builtins.property
+    def team_expected_payout(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        manager_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+        run_version: _builtins.int = ...,
+        members: _abc.Iterable[Global___TeamMember] | None = ...,
+        team_expected_payout: _common_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["team_expected_payout", b"team_expected_payout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["manager_id", b"manager_id", "members", b"members", "period", b"period", "run_version", b"run_version", "team_expected_payout", b"team_expected_payout"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTeamResponse: _TypeAlias = GetTeamResponse  # noqa: Y015
+
+@_typing.final
+class ListRunsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    period: _builtins.str
+    def __init__(
+        self,
+        *,
+        period: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["period", b"period"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRunsRequest: _TypeAlias = ListRunsRequest  # noqa: Y015
+
+@_typing.final
+class RunSummary(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_VERSION_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    RECORDED_AT_FIELD_NUMBER: _builtins.int
+    PAYEES_FIELD_NUMBER: _builtins.int
+    TOTAL_PAYMENT_FIELD_NUMBER: _builtins.int
+    FINALIZED_FIELD_NUMBER: _builtins.int
+    run_version: _builtins.int
+    kind: _builtins.str
+    recorded_at: _builtins.str
+    """RFC 3339 UTC."""
+    payees: _builtins.int
+    finalized: _builtins.bool
+    @_builtins.property
+    def total_payment(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        run_version: _builtins.int = ...,
+        kind: _builtins.str = ...,
+        recorded_at: _builtins.str = ...,
+        payees: _builtins.int = ...,
+        total_payment: _common_pb2.Money | None = ...,
+        finalized: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["total_payment", b"total_payment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["finalized", b"finalized", "kind", b"kind", "payees", b"payees", "recorded_at", b"recorded_at", "run_version", b"run_version", "total_payment", b"total_payment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunSummary: _TypeAlias = RunSummary  # noqa: Y015
+
+@_typing.final
+class ListRunsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    RUNS_FIELD_NUMBER: _builtins.int
+    period: _builtins.str
+    state: Global___PeriodState.ValueType
+    @_builtins.property
+    def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___RunSummary]: ...
+    def __init__(
+        self,
+        *,
+        period: _builtins.str = ...,
+        state: Global___PeriodState.ValueType = ...,
+        runs: _abc.Iterable[Global___RunSummary] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["period", b"period", "runs", b"runs", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRunsResponse: _TypeAlias = ListRunsResponse  # noqa: Y015
+
+@_typing.final
+class GetRunTotalsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    RUN_VERSION_FIELD_NUMBER: _builtins.int
+    period: _builtins.str
+    run_version: _builtins.int
+    """0: the finalized run, else the latest."""
+    def __init__(
+        self,
+        *,
+        period: _builtins.str = ...,
+        run_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["period", b"period", "run_version", b"run_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRunTotalsRequest: _TypeAlias = GetRunTotalsRequest  # noqa: Y015
+
+@_typing.final
+class GetRunTotalsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    RUN_VERSION_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    PAYEES_FIELD_NUMBER: _builtins.int
+    PARTICIPANTS_PAID_FIELD_NUMBER: _builtins.int
+    EARNINGS_BY_CODE_FIELD_NUMBER: _builtins.int
+    TOTAL_PAYMENT_FIELD_NUMBER: _builtins.int
+    DEPOSITS_HELD_FIELD_NUMBER: _builtins.int
+    DEPOSITS_RELEASED_FIELD_NUMBER: _builtins.int
+    DRAWS_ADVANCED_FIELD_NUMBER: _builtins.int
+    DRAWS_RECOVERED_FIELD_NUMBER: _builtins.int
+    OVERPAYMENTS_RECOVERED_FIELD_NUMBER: _builtins.int
+    NEGATIVE_BALANCES_CARRIED_FIELD_NUMBER: _builtins.int
+    RECOVERABLE_OVERPAYMENTS_OUTSTANDING_FIELD_NUMBER: _builtins.int
+    RECORDED_OVERPAYMENTS_OUTSTANDING_FIELD_NUMBER: _builtins.int
+    MANUAL_ADJUSTMENTS_FIELD_NUMBER: _builtins.int
+    PRIOR_PERIOD_ADJUSTMENTS_FIELD_NUMBER: _builtins.int
+    PREVIOUS_RUN_VERSION_FIELD_NUMBER: _builtins.int
+    CHANGE_IN_TOTAL_PAYMENT_FIELD_NUMBER: _builtins.int
+    PARTICIPANTS_CHANGED_FIELD_NUMBER: _builtins.int
+    period: _builtins.str
+    run_version: _builtins.int
+    kind: _builtins.str
+    state: Global___PeriodState.ValueType
+    payees: _builtins.int
+    participants_paid: _builtins.int
+    previous_run_version: _builtins.int
+    """The run before this one in the same period (0 when this is the first) and the change in total payment."""
+    participants_changed: _builtins.int
+    @_builtins.property
+    def earnings_by_code(self) -> _containers.RepeatedCompositeFieldContainer[Global___EarningLine]: ...
+    @_builtins.property
+    def total_payment(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def deposits_held(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def deposits_released(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def draws_advanced(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def draws_recovered(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def overpayments_recovered(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def negative_balances_carried(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def recoverable_overpayments_outstanding(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def recorded_overpayments_outstanding(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def manual_adjustments(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def prior_period_adjustments(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def change_in_total_payment(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        period: _builtins.str = ...,
+        run_version: _builtins.int = ...,
+        kind: _builtins.str = ...,
+        state: Global___PeriodState.ValueType = ...,
+        payees: _builtins.int = ...,
+        participants_paid: _builtins.int = ...,
+        earnings_by_code: _abc.Iterable[Global___EarningLine] | None = ...,
+        total_payment: _common_pb2.Money | None = ...,
+        deposits_held: _common_pb2.Money | None = ...,
+        deposits_released: _common_pb2.Money | None = ...,
+        draws_advanced: _common_pb2.Money | None = ...,
+        draws_recovered: _common_pb2.Money | None = ...,
+        overpayments_recovered: _common_pb2.Money | None = ...,
+        negative_balances_carried: _common_pb2.Money | None = ...,
+        recoverable_overpayments_outstanding: _common_pb2.Money | None = ...,
+        recorded_overpayments_outstanding: _common_pb2.Money | None = ...,
+        manual_adjustments: _common_pb2.Money | None = ...,
+        prior_period_adjustments: _common_pb2.Money | None = ...,
+        previous_run_version: _builtins.int = ...,
+        change_in_total_payment: _common_pb2.Money | None = ...,
+        participants_changed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change_in_total_payment", b"change_in_total_payment", "deposits_held", b"deposits_held", "deposits_released", b"deposits_released", "draws_advanced", b"draws_advanced", "draws_recovered", b"draws_recovered", "manual_adjustments", b"manual_adjustments", "negative_balances_carried", b"negative_balances_carried", "overpayments_recovered", b"overpayments_recovered", "prior_period_adjustments", b"prior_period_adjustments", "recorded_overpayments_outstanding", b"recorded_overpayments_outstanding", "recoverable_overpayments_outstanding", b"recoverable_overpayments_outstanding", "total_payment", b"total_payment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_in_total_payment", b"change_in_total_payment", "deposits_held", b"deposits_held", "deposits_released", b"deposits_released", "draws_advanced", b"draws_advanced", "draws_recovered", b"draws_recovered", "earnings_by_code", b"earnings_by_code", "kind", b"kind", "manual_adjustments", b"manual_adjustments", "negative_balances_carried", b"negative_balances_carried", "overpayments_recovered", b"overpayments_recovered", "participants_changed", b"participants_changed", "participants_paid", b"participants_paid", "payees", b"payees", "period", b"period", "previous_run_version", b"previous_run_version", "prior_period_adjustments", b"prior_period_adjustments", "recorded_overpayments_outstanding", b"recorded_overpayments_outstanding", "recoverable_overpayments_outstanding", b"recoverable_overpayments_outstanding", "run_version", b"run_version", "state", b"state", "total_payment", b"total_payment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRunTotalsResponse: _TypeAlias = GetRunTotalsResponse  # noqa: Y015

@@ -96,6 +96,36 @@ class CommissionsServiceStub:
                 request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.AddAdjustmentRequest.SerializeToString,
                 response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.AddAdjustmentResponse.FromString,
                 _registered_method=True)
+        self.ListAdjustments = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/ListAdjustments',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListAdjustmentsRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListAdjustmentsResponse.FromString,
+                _registered_method=True)
+        self.SetVariableOverride = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/SetVariableOverride',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.SetVariableOverrideRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.SetVariableOverrideResponse.FromString,
+                _registered_method=True)
+        self.ListPlans = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/ListPlans',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListPlansRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListPlansResponse.FromString,
+                _registered_method=True)
+        self.GetTeam = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/GetTeam',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetTeamRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetTeamResponse.FromString,
+                _registered_method=True)
+        self.ListRuns = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/ListRuns',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListRunsRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListRunsResponse.FromString,
+                _registered_method=True)
+        self.GetRunTotals = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/GetRunTotals',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetRunTotalsRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetRunTotalsResponse.FromString,
+                _registered_method=True)
 
 
 class CommissionsServiceServicer:
@@ -190,6 +220,51 @@ class CommissionsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAdjustments(self, request, context):
+        """The adjustments recorded for a period (optionally one participant's), manual ones only; the
+        prior-period adjustments a run derives are in its statement lines and run totals.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetVariableOverride(self, request, context):
+        """Sets a plan variable's value for one title or one position (which wins) over a date range.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPlans(self, request, context):
+        """Plan versions (all, or one plan's), with the periods they take effect from, their assignments and overrides.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTeam(self, request, context):
+        """A manager's team for a period: everyone below the manager's positions, with their expected payout
+        and headline KPI.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRuns(self, request, context):
+        """A period's runs (version, kind, when, payees, total) and its state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRunTotals(self, request, context):
+        """What finance checks before finalizing: a run's totals by earning code, deposits, draws, recoveries,
+        balances and adjustments (manual and prior-period), and the change against the previous run.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CommissionsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -247,6 +322,36 @@ def add_CommissionsServiceServicer_to_server(servicer, server):
                     servicer.AddAdjustment,
                     request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.AddAdjustmentRequest.FromString,
                     response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.AddAdjustmentResponse.SerializeToString,
+            ),
+            'ListAdjustments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAdjustments,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListAdjustmentsRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListAdjustmentsResponse.SerializeToString,
+            ),
+            'SetVariableOverride': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetVariableOverride,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.SetVariableOverrideRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.SetVariableOverrideResponse.SerializeToString,
+            ),
+            'ListPlans': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPlans,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListPlansRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListPlansResponse.SerializeToString,
+            ),
+            'GetTeam': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTeam,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetTeamRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetTeamResponse.SerializeToString,
+            ),
+            'ListRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRuns,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListRunsRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListRunsResponse.SerializeToString,
+            ),
+            'GetRunTotals': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRunTotals,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetRunTotalsRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetRunTotalsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -553,6 +658,168 @@ class CommissionsService:
             '/crm.commissions.v1.CommissionsService/AddAdjustment',
             crm_dot_commissions_dot_v1_dot_commissions__pb2.AddAdjustmentRequest.SerializeToString,
             crm_dot_commissions_dot_v1_dot_commissions__pb2.AddAdjustmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAdjustments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/ListAdjustments',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.ListAdjustmentsRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.ListAdjustmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetVariableOverride(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/SetVariableOverride',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.SetVariableOverrideRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.SetVariableOverrideResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPlans(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/ListPlans',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.ListPlansRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.ListPlansResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTeam(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/GetTeam',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.GetTeamRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.GetTeamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/ListRuns',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.ListRunsRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.ListRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRunTotals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/GetRunTotals',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.GetRunTotalsRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.GetRunTotalsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -70,6 +70,24 @@ class CommissionsServiceStub:
     from later payouts (Russian Labour Code art. 137); others are recorded only. FAILED_PRECONDITION
     when the period is finalized.
     """
+    ListAdjustments: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.ListAdjustmentsRequest, _commissions_pb2.ListAdjustmentsResponse]
+    """The adjustments recorded for a period (optionally one participant's), manual ones only; the
+    prior-period adjustments a run derives are in its statement lines and run totals.
+    """
+    SetVariableOverride: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.SetVariableOverrideRequest, _commissions_pb2.SetVariableOverrideResponse]
+    """Sets a plan variable's value for one title or one position (which wins) over a date range."""
+    ListPlans: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.ListPlansRequest, _commissions_pb2.ListPlansResponse]
+    """Plan versions (all, or one plan's), with the periods they take effect from, their assignments and overrides."""
+    GetTeam: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.GetTeamRequest, _commissions_pb2.GetTeamResponse]
+    """A manager's team for a period: everyone below the manager's positions, with their expected payout
+    and headline KPI.
+    """
+    ListRuns: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.ListRunsRequest, _commissions_pb2.ListRunsResponse]
+    """A period's runs (version, kind, when, payees, total) and its state."""
+    GetRunTotals: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.GetRunTotalsRequest, _commissions_pb2.GetRunTotalsResponse]
+    """What finance checks before finalizing: a run's totals by earning code, deposits, draws, recoveries,
+    balances and adjustments (manual and prior-period), and the change against the previous run.
+    """
 
 @_typing.type_check_only
 class CommissionsServiceAsyncStub(CommissionsServiceStub):
@@ -112,6 +130,24 @@ class CommissionsServiceAsyncStub(CommissionsServiceStub):
     open period; the period's next run pays it. Only CALCULATION_ERROR overpayments are recovered
     from later payouts (Russian Labour Code art. 137); others are recorded only. FAILED_PRECONDITION
     when the period is finalized.
+    """
+    ListAdjustments: _aio.UnaryUnaryMultiCallable[_commissions_pb2.ListAdjustmentsRequest, _commissions_pb2.ListAdjustmentsResponse]  # type: ignore[assignment]
+    """The adjustments recorded for a period (optionally one participant's), manual ones only; the
+    prior-period adjustments a run derives are in its statement lines and run totals.
+    """
+    SetVariableOverride: _aio.UnaryUnaryMultiCallable[_commissions_pb2.SetVariableOverrideRequest, _commissions_pb2.SetVariableOverrideResponse]  # type: ignore[assignment]
+    """Sets a plan variable's value for one title or one position (which wins) over a date range."""
+    ListPlans: _aio.UnaryUnaryMultiCallable[_commissions_pb2.ListPlansRequest, _commissions_pb2.ListPlansResponse]  # type: ignore[assignment]
+    """Plan versions (all, or one plan's), with the periods they take effect from, their assignments and overrides."""
+    GetTeam: _aio.UnaryUnaryMultiCallable[_commissions_pb2.GetTeamRequest, _commissions_pb2.GetTeamResponse]  # type: ignore[assignment]
+    """A manager's team for a period: everyone below the manager's positions, with their expected payout
+    and headline KPI.
+    """
+    ListRuns: _aio.UnaryUnaryMultiCallable[_commissions_pb2.ListRunsRequest, _commissions_pb2.ListRunsResponse]  # type: ignore[assignment]
+    """A period's runs (version, kind, when, payees, total) and its state."""
+    GetRunTotals: _aio.UnaryUnaryMultiCallable[_commissions_pb2.GetRunTotalsRequest, _commissions_pb2.GetRunTotalsResponse]  # type: ignore[assignment]
+    """What finance checks before finalizing: a run's totals by earning code, deposits, draws, recoveries,
+    balances and adjustments (manual and prior-period), and the change against the previous run.
     """
 
 class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -218,6 +254,60 @@ class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
         open period; the period's next run pays it. Only CALCULATION_ERROR overpayments are recovered
         from later payouts (Russian Labour Code art. 137); others are recorded only. FAILED_PRECONDITION
         when the period is finalized.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAdjustments(
+        self,
+        request: _commissions_pb2.ListAdjustmentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.ListAdjustmentsResponse, _abc.Awaitable[_commissions_pb2.ListAdjustmentsResponse]]:
+        """The adjustments recorded for a period (optionally one participant's), manual ones only; the
+        prior-period adjustments a run derives are in its statement lines and run totals.
+        """
+
+    @_abc_1.abstractmethod
+    def SetVariableOverride(
+        self,
+        request: _commissions_pb2.SetVariableOverrideRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.SetVariableOverrideResponse, _abc.Awaitable[_commissions_pb2.SetVariableOverrideResponse]]:
+        """Sets a plan variable's value for one title or one position (which wins) over a date range."""
+
+    @_abc_1.abstractmethod
+    def ListPlans(
+        self,
+        request: _commissions_pb2.ListPlansRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.ListPlansResponse, _abc.Awaitable[_commissions_pb2.ListPlansResponse]]:
+        """Plan versions (all, or one plan's), with the periods they take effect from, their assignments and overrides."""
+
+    @_abc_1.abstractmethod
+    def GetTeam(
+        self,
+        request: _commissions_pb2.GetTeamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.GetTeamResponse, _abc.Awaitable[_commissions_pb2.GetTeamResponse]]:
+        """A manager's team for a period: everyone below the manager's positions, with their expected payout
+        and headline KPI.
+        """
+
+    @_abc_1.abstractmethod
+    def ListRuns(
+        self,
+        request: _commissions_pb2.ListRunsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.ListRunsResponse, _abc.Awaitable[_commissions_pb2.ListRunsResponse]]:
+        """A period's runs (version, kind, when, payees, total) and its state."""
+
+    @_abc_1.abstractmethod
+    def GetRunTotals(
+        self,
+        request: _commissions_pb2.GetRunTotalsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.GetRunTotalsResponse, _abc.Awaitable[_commissions_pb2.GetRunTotalsResponse]]:
+        """What finance checks before finalizing: a run's totals by earning code, deposits, draws, recoveries,
+        balances and adjustments (manual and prior-period), and the change against the previous run.
         """
 
 def add_CommissionsServiceServicer_to_server(servicer: CommissionsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
