@@ -13,7 +13,9 @@ missed). An incremental run recomputes exactly the participants the new rows tou
 changed (the engine's fingerprint differs), the balances carried from the previous period come from
 another run, the currency differs, or a changed transaction belongs to a position nobody held.
 
-*Prior-period adjustments.* A finalized period F is never rewritten. It is *stale* when something it
+*Prior-period adjustments.* A finalized period F is never rewritten. The open period (the one right
+after the latest finalized period) pays its late changes; a run of a later period does not, so a
+difference is never carried by two periods. It is *stale* when something it
 reads was recorded after it was settled: after its finalization, or after the last finalized later run
 that already compared it. Each run of the open period recomputes every stale F with today's data and
 pays the difference against what F paid plus the prior-period adjustments later finalized runs already
@@ -212,6 +214,10 @@ class PeriodRunner:
     ) -> tuple[Adjustment, ...]:
         repo, period = self.repo, self.period
         finalized = await repo.finalized_ledgers(before=period)
+        if not finalized or finalized[-1][0].next() != period:
+            # Only the open period (the one right after the latest finalized) pays them: two open
+            # periods carrying the same difference would pay it twice.
+            return ()
         out: list[Adjustment] = []
         for origin, version, finalized_at in finalized:
             later = await repo.finalized_runs_between(origin, period)

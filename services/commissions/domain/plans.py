@@ -727,6 +727,8 @@ def validate_plan_book(book: PlanBook, titles: Collection[str], positions: Colle
         elif o.variable not in plan.variables:
             out.append(Violation(f"{path}.variable", f"plan {o.plan_id!r} has no variable {o.variable!r}"))
         _num_ok(o.value, f"{path}.value", out)
+        if o.valid_to is not None and o.valid_to <= o.valid_from:
+            out.append(Violation(f"{path}.valid_to", "must be after valid_from"))
         target = _target(o.title_id, o.position_id, titles, positions, path, out)
         if target:
             oranges.setdefault((o.plan_id, o.variable, *target), []).append((o.valid_from, o.valid_to, i))

@@ -468,7 +468,7 @@ class Repository:
         """Selling positions of transactions booked in the window and not visible in ``snapshot``."""
         rows = await self._rows(
             f"SELECT DISTINCT seller_position_id FROM {S}.transactions "
-            "WHERE NOT pg_visible_in_snapshot(recorded_xid, CAST(:snap AS pg_snapshot)) "
+            "WHERE NOT pg_visible_in_snapshot(recorded_xid, CAST(CAST(:snap AS text) AS pg_snapshot)) "
             "AND booking_date BETWEEN :a AND :b",
             snap=snapshot,
             a=first_day,
@@ -606,7 +606,7 @@ class Repository:
     async def participants_adjusted_since(self, period: Period, snapshot: str) -> set[str]:
         rows = await self._rows(
             f"SELECT DISTINCT participant_id FROM {S}.adjustments WHERE period = :p "
-            "AND NOT pg_visible_in_snapshot(recorded_xid, CAST(:snap AS pg_snapshot))",
+            "AND NOT pg_visible_in_snapshot(recorded_xid, CAST(CAST(:snap AS text) AS pg_snapshot))",
             p=str(period),
             snap=snapshot,
         )

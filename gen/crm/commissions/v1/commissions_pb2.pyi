@@ -621,7 +621,8 @@ class RunPeriodResponse(_message.Message):
     @_builtins.property
     def prior_period_adjustments(self) -> _containers.RepeatedCompositeFieldContainer[Global___AdjustmentLine]:
         """Differences found in finalized periods whose inputs changed after finalization, paid (or, for
-        overpayments, recorded) in this period.
+        overpayments, recorded) in this period. Only the open period (the one right after the latest
+        finalized period) carries them, so that no difference is paid by two periods.
         """
 
     def __init__(
