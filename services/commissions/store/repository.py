@@ -42,11 +42,18 @@ def frame_schema(name: str) -> dict[str, pl.DataType]:
     return CREDIT_SCHEMA if name == CREDITS else SCHEMAS[name]
 
 
-def frame_to_json(frame: pl.DataFrame) -> str:
-    return frame.write_json()
+def frame_to_ipc(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def frame_from_ipc(name: str, data: bytes) -> pl.DataFrame:
+    return pl.read_ipc(io.BytesIO(data)).cast(frame_schema(name))  # type: ignore[arg-type]
 
 
 def frame_from_json(name: str, data: str) -> pl.DataFrame:
+    """Frames stored before migration 0004."""
     return pl.read_json(io.StringIO(data), schema=frame_schema(name))
 
 
@@ -681,8 +688,8 @@ class Repository:
                 {"p": p, "v": run.run_version, "f": str(state.fingerprint), "agg": buffer.getvalue()},
             )
         await self.conn.execute(
-            text(f"INSERT INTO {S}.run_frames (period, run_version, name, data) VALUES (:p, :v, :name, :data)"),
-            [{"p": p, "v": run.run_version, "name": n, "data": frame_to_json(f)} for n, f in frames.items()],
+            text(f"INSERT INTO {S}.run_frames (period, run_version, name, ipc) VALUES (:p, :v, :name, :ipc)"),
+            [{"p": p, "v": run.run_version, "name": n, "ipc": frame_to_ipc(f)} for n, f in frames.items()],
         )
         rows = [{"p": p, "v": run.run_version, "pid": pid, "e": e, "pay": pay} for pid, e, pay in payments]
         if rows:
@@ -730,11 +737,18 @@ class Repository:
         self, period: Period, run_version: int, names: Collection[str] | None = None
     ) -> dict[str, pl.DataFrame]:
         rows = await self._rows(
-            f"SELECT name, data FROM {S}.run_frames WHERE period = :p AND run_version = :v",
+            f"SELECT name, data, ipc FROM {S}.run_frames WHERE period = :p AND run_version = :v"
+            + ("" if names is None else " AND name = ANY(:names)"),
             p=str(period),
             v=run_version,
+            **({} if names is None else {"names": list(names)}),
         )
-        return {r["name"]: frame_from_json(r["name"], r["data"]) for r in rows if names is None or r["name"] in names}
+        return {
+            r["name"]: frame_from_ipc(r["name"], bytes(r["ipc"]))
+            if r["ipc"] is not None
+            else frame_from_json(r["name"], r["data"])
+            for r in rows
+        }
 
     async def latest_run_before(self, period: Period) -> tuple[Period, int] | None:
         """The run whose balances and open deposits carry into ``period``: the previous period's
