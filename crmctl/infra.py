@@ -26,6 +26,10 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     # Duplicate review cases: both parties' ids, and the match score, to find cases in the Temporal UI.
     "CrmPartyIds": "KeywordList",
     "CrmScore": "Double",
+    # Commissions approvals and disputes: whose, which period, which step waits.
+    "CrmParticipantId": "Keyword",
+    "CrmPeriod": "Keyword",
+    "CrmStep": "Keyword",
 }
 
 SERVICE_DATABASES = ("parties", "commissions")

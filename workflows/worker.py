@@ -22,20 +22,39 @@ from temporalio.worker import Worker
 
 from crm_runtime.settings import Settings
 from workflows.activities import PartiesActivities
+from workflows.commissions_activities import CommissionsActivities
+from workflows.dispute import DisputeWorkflow
 from workflows.duplicate_review import DuplicateReviewWorkflow
 from workflows.erasure import PartyErasureWorkflow
+from workflows.plan_approval import PlanApprovalWorkflow
+from workflows.plan_distribution import PlanDistributionWorkflow
 
 log = logging.getLogger("crm.worker")
 
-ALL_WORKFLOWS: Sequence[type] = (PartyErasureWorkflow, DuplicateReviewWorkflow)
+ALL_WORKFLOWS: Sequence[type] = (
+    PartyErasureWorkflow,
+    DuplicateReviewWorkflow,
+    PlanApprovalWorkflow,
+    PlanDistributionWorkflow,
+    DisputeWorkflow,
+)
 #: How long running activities may take to finish after a stop request before they are cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
-def build_activities(settings: Settings) -> tuple[list[Any], list[PartiesActivities]]:
+def build_activities(settings: Settings) -> tuple[list[Any], list[PartiesActivities | CommissionsActivities]]:
     """The activity callables for a Worker, and the objects holding connections (to close on stop)."""
     parties = PartiesActivities(settings)
-    return [parties.anonymize_party, parties.resolve_duplicate_case, parties.note_duplicate_case_sla], [parties]
+    commissions = CommissionsActivities(settings)
+    return [
+        parties.anonymize_party,
+        parties.resolve_duplicate_case,
+        parties.note_duplicate_case_sla,
+        commissions.record_plan_step,
+        commissions.record_dispute_step,
+        commissions.recalculate_participant,
+        commissions.submit_plan_batch,
+    ], [parties, commissions]
 
 
 def _runtime(settings: Settings) -> Runtime | None:

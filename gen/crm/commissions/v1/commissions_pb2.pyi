@@ -107,6 +107,74 @@ OVERPAYMENT_CLASS_EMPLOYEE_FAULT: OverpaymentClass.ValueType  # 2
 OVERPAYMENT_CLASS_OTHER: OverpaymentClass.ValueType  # 3
 Global___OverpaymentClass: _TypeAlias = OverpaymentClass  # noqa: Y015
 
+class _PlanDocumentStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PlanDocumentStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PlanDocumentStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PLAN_DOCUMENT_STATUS_UNSPECIFIED: _PlanDocumentStatus.ValueType  # 0
+    PLAN_DOCUMENT_STATUS_DRAFT: _PlanDocumentStatus.ValueType  # 1
+    """Drafted, not submitted."""
+    PLAN_DOCUMENT_STATUS_IN_APPROVAL: _PlanDocumentStatus.ValueType  # 2
+    """Waiting for an approver."""
+    PLAN_DOCUMENT_STATUS_DISTRIBUTED: _PlanDocumentStatus.ValueType  # 3
+    """Approved and waiting for the participant's signature."""
+    PLAN_DOCUMENT_STATUS_ACCEPTED: _PlanDocumentStatus.ValueType  # 4
+    """Signed by the participant: immutable."""
+    PLAN_DOCUMENT_STATUS_RETURNED: _PlanDocumentStatus.ValueType  # 5
+    """Returned or rejected: back with the author for revision."""
+    PLAN_DOCUMENT_STATUS_WITHDRAWN: _PlanDocumentStatus.ValueType  # 6
+    """Withdrawn by the author."""
+    PLAN_DOCUMENT_STATUS_SUPERSEDED: _PlanDocumentStatus.ValueType  # 7
+    """A newer version replaced it."""
+
+class PlanDocumentStatus(_PlanDocumentStatus, metaclass=_PlanDocumentStatusEnumTypeWrapper):
+    """-- plan documents -----------------------------------------------------------------------------------"""
+
+PLAN_DOCUMENT_STATUS_UNSPECIFIED: PlanDocumentStatus.ValueType  # 0
+PLAN_DOCUMENT_STATUS_DRAFT: PlanDocumentStatus.ValueType  # 1
+"""Drafted, not submitted."""
+PLAN_DOCUMENT_STATUS_IN_APPROVAL: PlanDocumentStatus.ValueType  # 2
+"""Waiting for an approver."""
+PLAN_DOCUMENT_STATUS_DISTRIBUTED: PlanDocumentStatus.ValueType  # 3
+"""Approved and waiting for the participant's signature."""
+PLAN_DOCUMENT_STATUS_ACCEPTED: PlanDocumentStatus.ValueType  # 4
+"""Signed by the participant: immutable."""
+PLAN_DOCUMENT_STATUS_RETURNED: PlanDocumentStatus.ValueType  # 5
+"""Returned or rejected: back with the author for revision."""
+PLAN_DOCUMENT_STATUS_WITHDRAWN: PlanDocumentStatus.ValueType  # 6
+"""Withdrawn by the author."""
+PLAN_DOCUMENT_STATUS_SUPERSEDED: PlanDocumentStatus.ValueType  # 7
+"""A newer version replaced it."""
+Global___PlanDocumentStatus: _TypeAlias = PlanDocumentStatus  # noqa: Y015
+
+class _DisputeReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DisputeReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DisputeReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DISPUTE_REASON_UNSPECIFIED: _DisputeReason.ValueType  # 0
+    DISPUTE_REASON_MISSING_CREDIT: _DisputeReason.ValueType  # 1
+    DISPUTE_REASON_WRONG_AMOUNT: _DisputeReason.ValueType  # 2
+    DISPUTE_REASON_WRONG_RATE: _DisputeReason.ValueType  # 3
+    DISPUTE_REASON_SPLIT: _DisputeReason.ValueType  # 4
+    DISPUTE_REASON_REVERSAL: _DisputeReason.ValueType  # 5
+    DISPUTE_REASON_OTHER: _DisputeReason.ValueType  # 6
+
+class DisputeReason(_DisputeReason, metaclass=_DisputeReasonEnumTypeWrapper):
+    """-- disputes -----------------------------------------------------------------------------------------"""
+
+DISPUTE_REASON_UNSPECIFIED: DisputeReason.ValueType  # 0
+DISPUTE_REASON_MISSING_CREDIT: DisputeReason.ValueType  # 1
+DISPUTE_REASON_WRONG_AMOUNT: DisputeReason.ValueType  # 2
+DISPUTE_REASON_WRONG_RATE: DisputeReason.ValueType  # 3
+DISPUTE_REASON_SPLIT: DisputeReason.ValueType  # 4
+DISPUTE_REASON_REVERSAL: DisputeReason.ValueType  # 5
+DISPUTE_REASON_OTHER: DisputeReason.ValueType  # 6
+Global___DisputeReason: _TypeAlias = DisputeReason  # noqa: Y015
+
 @_typing.final
 class Title(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -1798,3 +1866,1263 @@ class GetRunTotalsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetRunTotalsResponse: _TypeAlias = GetRunTotalsResponse  # noqa: Y015
+
+@_typing.final
+class ApprovalStep(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEP_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_FIELD_NUMBER: _builtins.int
+    ESCALATION_ASSIGNEE_FIELD_NUMBER: _builtins.int
+    step: _builtins.str
+    """"manager", "finance", "director" or "participant"."""
+    assignee: _builtins.str
+    """Who decides: a participant id, or "role:finance" for the finance team."""
+    escalation_assignee: _builtins.str
+    """Who also may decide once the step is escalated (the assignee's manager); empty when none."""
+    def __init__(
+        self,
+        *,
+        step: _builtins.str = ...,
+        assignee: _builtins.str = ...,
+        escalation_assignee: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee", b"assignee", "escalation_assignee", b"escalation_assignee", "step", b"step"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApprovalStep: _TypeAlias = ApprovalStep  # noqa: Y015
+
+@_typing.final
+class PlanDocumentEvent(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    step: _builtins.str
+    action: _builtins.str
+    """drafted, submitted, approved, returned, rejected, accepted, withdrawn, resubmitted, reminded, escalated, distributed."""
+    actor: _builtins.str
+    comment: _builtins.str
+    at: _builtins.str
+    """RFC 3339 UTC."""
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        step: _builtins.str = ...,
+        action: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        comment: _builtins.str = ...,
+        at: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "at", b"at", "comment", b"comment", "step", b"step", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanDocumentEvent: _TypeAlias = PlanDocumentEvent  # noqa: Y015
+
+@_typing.final
+class PlanDocument(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ID_FIELD_NUMBER: _builtins.int
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    PLAN_VERSION_FIELD_NUMBER: _builtins.int
+    CONTENT_HASH_FIELD_NUMBER: _builtins.int
+    PDF_HASH_FIELD_NUMBER: _builtins.int
+    TARGET_INCENTIVE_FIELD_NUMBER: _builtins.int
+    CHAIN_FIELD_NUMBER: _builtins.int
+    CURRENT_STEP_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
+    WORKFLOW_ID_FIELD_NUMBER: _builtins.int
+    TERMS_JSON_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    document_id: _builtins.str
+    """plan-doc/<period>/<participant>"""
+    participant_id: _builtins.str
+    period: _builtins.str
+    version: _builtins.int
+    status: Global___PlanDocumentStatus.ValueType
+    plan_id: _builtins.str
+    plan_version: _builtins.int
+    content_hash: _builtins.str
+    """sha256 of the canonical terms, and of the PDF file."""
+    pdf_hash: _builtins.str
+    current_step: _builtins.str
+    """The step waiting for a decision; empty when none."""
+    author: _builtins.str
+    workflow_id: _builtins.str
+    """The approval workflow's id (plan-approval/<period>/<participant>); empty before submission."""
+    terms_json: _builtins.str
+    """The terms as JSON (canonical form)."""
+    comment: _builtins.str
+    """The latest comment of a return or rejection."""
+    @_builtins.property
+    def target_incentive(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def chain(self) -> _containers.RepeatedCompositeFieldContainer[Global___ApprovalStep]: ...
+    def __init__(
+        self,
+        *,
+        document_id: _builtins.str = ...,
+        participant_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+        version: _builtins.int = ...,
+        status: Global___PlanDocumentStatus.ValueType = ...,
+        plan_id: _builtins.str = ...,
+        plan_version: _builtins.int = ...,
+        content_hash: _builtins.str = ...,
+        pdf_hash: _builtins.str = ...,
+        target_incentive: _common_pb2.Money | None = ...,
+        chain: _abc.Iterable[Global___ApprovalStep] | None = ...,
+        current_step: _builtins.str = ...,
+        author: _builtins.str = ...,
+        workflow_id: _builtins.str = ...,
+        terms_json: _builtins.str = ...,
+        comment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["target_incentive", b"target_incentive"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "chain", b"chain", "comment", b"comment", "content_hash", b"content_hash", "current_step", b"current_step", "document_id", b"document_id", "participant_id", b"participant_id", "pdf_hash", b"pdf_hash", "period", b"period", "plan_id", b"plan_id", "plan_version", b"plan_version", "status", b"status", "target_incentive", b"target_incentive", "terms_json", b"terms_json", "version", b"version", "workflow_id", b"workflow_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanDocument: _TypeAlias = PlanDocument  # noqa: Y015
+
+@_typing.final
+class DraftPlanDocumentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    participant_id: _builtins.str
+    period: _builtins.str
+    author: _builtins.str
+    """The compensation team member drafting it."""
+    language: _builtins.str
+    """"ru" (default) or "en"."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        participant_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+        author: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "language", b"language", "participant_id", b"participant_id", "period", b"period", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DraftPlanDocumentRequest: _TypeAlias = DraftPlanDocumentRequest  # noqa: Y015
+
+@_typing.final
+class SubmitPlanDocumentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
+    participant_id: _builtins.str
+    period: _builtins.str
+    version: _builtins.int
+    author: _builtins.str
+    def __init__(
+        self,
+        *,
+        participant_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+        version: _builtins.int = ...,
+        author: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "participant_id", b"participant_id", "period", b"period", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitPlanDocumentRequest: _TypeAlias = SubmitPlanDocumentRequest  # noqa: Y015
+
+@_typing.final
+class DecidePlanDocumentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    ACTOR_ROLES_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    participant_id: _builtins.str
+    period: _builtins.str
+    version: _builtins.int
+    """The version the actor looked at; a decision on another version is refused."""
+    action: _builtins.str
+    """approve, return, reject, accept, withdraw, resubmit."""
+    actor: _builtins.str
+    comment: _builtins.str
+    """Required for return and reject."""
+    @_builtins.property
+    def actor_roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The actor's roles (e.g. "finance", "compensation"), as the gateway authenticated them."""
+
+    def __init__(
+        self,
+        *,
+        participant_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+        version: _builtins.int = ...,
+        action: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        actor_roles: _abc.Iterable[_builtins.str] | None = ...,
+        comment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "actor_roles", b"actor_roles", "comment", b"comment", "participant_id", b"participant_id", "period", b"period", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DecidePlanDocumentRequest: _TypeAlias = DecidePlanDocumentRequest  # noqa: Y015
+
+@_typing.final
+class GetPlanDocumentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    INCLUDE_PDF_FIELD_NUMBER: _builtins.int
+    participant_id: _builtins.str
+    period: _builtins.str
+    version: _builtins.int
+    """0: the latest."""
+    include_pdf: _builtins.bool
+    def __init__(
+        self,
+        *,
+        participant_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+        version: _builtins.int = ...,
+        include_pdf: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_pdf", b"include_pdf", "participant_id", b"participant_id", "period", b"period", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPlanDocumentRequest: _TypeAlias = GetPlanDocumentRequest  # noqa: Y015
+
+@_typing.final
+class GetPlanDocumentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
+    PDF_FIELD_NUMBER: _builtins.int
+    pdf: _builtins.bytes
+    @_builtins.property
+    def document(self) -> Global___PlanDocument: ...
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlanDocumentEvent]: ...
+    def __init__(
+        self,
+        *,
+        document: Global___PlanDocument | None = ...,
+        history: _abc.Iterable[Global___PlanDocumentEvent] | None = ...,
+        pdf: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["document", b"document"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document", "history", b"history", "pdf", b"pdf"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPlanDocumentResponse: _TypeAlias = GetPlanDocumentResponse  # noqa: Y015
+
+@_typing.final
+class ListPlanDocumentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    period: _builtins.str
+    status: Global___PlanDocumentStatus.ValueType
+    assignee: _builtins.str
+    """Only documents whose current step waits for this assignee."""
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        period: _builtins.str = ...,
+        status: Global___PlanDocumentStatus.ValueType = ...,
+        assignee: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee", b"assignee", "page_size", b"page_size", "page_token", b"page_token", "period", b"period", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPlanDocumentsRequest: _TypeAlias = ListPlanDocumentsRequest  # noqa: Y015
+
+@_typing.final
+class ListPlanDocumentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ByStatusEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    DOCUMENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    BY_STATUS_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def documents(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlanDocument]: ...
+    @_builtins.property
+    def by_status(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Counts by status over the whole period (not only this page)."""
+
+    def __init__(
+        self,
+        *,
+        documents: _abc.Iterable[Global___PlanDocument] | None = ...,
+        next_page_token: _builtins.str = ...,
+        by_status: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_status", b"by_status", "documents", b"documents", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPlanDocumentsResponse: _TypeAlias = ListPlanDocumentsResponse  # noqa: Y015
+
+@_typing.final
+class RecordPlanDocumentStepRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    CURRENT_STEP_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    NOTIFY_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    participant_id: _builtins.str
+    period: _builtins.str
+    version: _builtins.int
+    step: _builtins.str
+    action: _builtins.str
+    actor: _builtins.str
+    comment: _builtins.str
+    current_step: _builtins.str
+    """The step now waiting (empty when none) and the resulting status."""
+    status: Global___PlanDocumentStatus.ValueType
+    @_builtins.property
+    def notify(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """People to notify."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        participant_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+        version: _builtins.int = ...,
+        step: _builtins.str = ...,
+        action: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        comment: _builtins.str = ...,
+        current_step: _builtins.str = ...,
+        status: Global___PlanDocumentStatus.ValueType = ...,
+        notify: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "comment", b"comment", "current_step", b"current_step", "notify", b"notify", "participant_id", b"participant_id", "period", b"period", "request_id", b"request_id", "status", b"status", "step", b"step", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordPlanDocumentStepRequest: _TypeAlias = RecordPlanDocumentStepRequest  # noqa: Y015
+
+@_typing.final
+class DistributePlanDocumentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
+    PARTICIPANT_IDS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    period: _builtins.str
+    plan_id: _builtins.str
+    author: _builtins.str
+    @_builtins.property
+    def participant_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Optional: only these participants (default: everyone the plan applies to in the period)."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+        author: _builtins.str = ...,
+        participant_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "participant_ids", b"participant_ids", "period", b"period", "plan_id", b"plan_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DistributePlanDocumentsRequest: _TypeAlias = DistributePlanDocumentsRequest  # noqa: Y015
+
+@_typing.final
+class DistributePlanDocumentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKFLOW_ID_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    SUBMITTED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    FAILURES_FIELD_NUMBER: _builtins.int
+    workflow_id: _builtins.str
+    total: _builtins.int
+    submitted: _builtins.int
+    failed: _builtins.int
+    status: _builtins.str
+    """"running", "completed", "failed"."""
+    @_builtins.property
+    def failures(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        workflow_id: _builtins.str = ...,
+        total: _builtins.int = ...,
+        submitted: _builtins.int = ...,
+        failed: _builtins.int = ...,
+        status: _builtins.str = ...,
+        failures: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "failures", b"failures", "status", b"status", "submitted", b"submitted", "total", b"total", "workflow_id", b"workflow_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DistributePlanDocumentsResponse: _TypeAlias = DistributePlanDocumentsResponse  # noqa: Y015
+
+@_typing.final
+class GetDistributionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    period: _builtins.str
+    plan_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        period: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["period", b"period", "plan_id", b"plan_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDistributionRequest: _TypeAlias = GetDistributionRequest  # noqa: Y015
+
+@_typing.final
+class Dispute(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISPUTE_ID_FIELD_NUMBER: _builtins.int
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
+    INCENTIVE_ID_FIELD_NUMBER: _builtins.int
+    TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    REFERENCES_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_FIELD_NUMBER: _builtins.int
+    MANAGER_ID_FIELD_NUMBER: _builtins.int
+    ADJUSTMENT_FIELD_NUMBER: _builtins.int
+    ADJUSTMENT_ID_FIELD_NUMBER: _builtins.int
+    OPENED_AT_FIELD_NUMBER: _builtins.int
+    CLOSED_AT_FIELD_NUMBER: _builtins.int
+    WORKFLOW_ID_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
+    ADJUSTMENT_PERIOD_FIELD_NUMBER: _builtins.int
+    dispute_id: _builtins.str
+    participant_id: _builtins.str
+    period: _builtins.str
+    reason: Global___DisputeReason.ValueType
+    text: _builtins.str
+    position_id: _builtins.str
+    """What is disputed: a statement line (position + incentive) or a transaction."""
+    incentive_id: _builtins.str
+    transaction_id: _builtins.str
+    status: _builtins.str
+    """open (with the manager), info_requested (with the participant), approved (with the compensation
+    team), resolved, rejected, withdrawn.
+    """
+    assignee: _builtins.str
+    manager_id: _builtins.str
+    adjustment_id: _builtins.str
+    opened_at: _builtins.str
+    closed_at: _builtins.str
+    workflow_id: _builtins.str
+    adjustment_period: _builtins.str
+    """The open period the adjustment is paid in."""
+    @_builtins.property
+    def references(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def adjustment(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlanDocumentEvent]: ...
+    def __init__(
+        self,
+        *,
+        dispute_id: _builtins.str = ...,
+        participant_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+        reason: Global___DisputeReason.ValueType = ...,
+        text: _builtins.str = ...,
+        position_id: _builtins.str = ...,
+        incentive_id: _builtins.str = ...,
+        transaction_id: _builtins.str = ...,
+        references: _abc.Iterable[_builtins.str] | None = ...,
+        status: _builtins.str = ...,
+        assignee: _builtins.str = ...,
+        manager_id: _builtins.str = ...,
+        adjustment: _common_pb2.Money | None = ...,
+        adjustment_id: _builtins.str = ...,
+        opened_at: _builtins.str = ...,
+        closed_at: _builtins.str = ...,
+        workflow_id: _builtins.str = ...,
+        history: _abc.Iterable[Global___PlanDocumentEvent] | None = ...,
+        adjustment_period: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["adjustment", b"adjustment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment", b"adjustment", "adjustment_id", b"adjustment_id", "adjustment_period", b"adjustment_period", "assignee", b"assignee", "closed_at", b"closed_at", "dispute_id", b"dispute_id", "history", b"history", "incentive_id", b"incentive_id", "manager_id", b"manager_id", "opened_at", b"opened_at", "participant_id", b"participant_id", "period", b"period", "position_id", b"position_id", "reason", b"reason", "references", b"references", "status", b"status", "text", b"text", "transaction_id", b"transaction_id", "workflow_id", b"workflow_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Dispute: _TypeAlias = Dispute  # noqa: Y015
+
+@_typing.final
+class OpenDisputeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
+    INCENTIVE_ID_FIELD_NUMBER: _builtins.int
+    TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    REFERENCES_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    participant_id: _builtins.str
+    period: _builtins.str
+    reason: Global___DisputeReason.ValueType
+    text: _builtins.str
+    """Required, at most 2,000 characters."""
+    position_id: _builtins.str
+    incentive_id: _builtins.str
+    transaction_id: _builtins.str
+    @_builtins.property
+    def references(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """At most 10, each at most 200 characters."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        participant_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+        reason: Global___DisputeReason.ValueType = ...,
+        text: _builtins.str = ...,
+        position_id: _builtins.str = ...,
+        incentive_id: _builtins.str = ...,
+        transaction_id: _builtins.str = ...,
+        references: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["incentive_id", b"incentive_id", "participant_id", b"participant_id", "period", b"period", "position_id", b"position_id", "reason", b"reason", "references", b"references", "request_id", b"request_id", "text", b"text", "transaction_id", b"transaction_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpenDisputeRequest: _TypeAlias = OpenDisputeRequest  # noqa: Y015
+
+@_typing.final
+class DecideDisputeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISPUTE_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    ACTOR_ROLES_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    ADJUSTMENT_FIELD_NUMBER: _builtins.int
+    OVERPAYMENT_CLASS_FIELD_NUMBER: _builtins.int
+    dispute_id: _builtins.str
+    action: _builtins.str
+    """approve, reject, request_info, provide_info, resolve, withdraw."""
+    actor: _builtins.str
+    comment: _builtins.str
+    overpayment_class: Global___OverpaymentClass.ValueType
+    @_builtins.property
+    def actor_roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def adjustment(self) -> _common_pb2.Money:
+        """resolve: the adjustment paid (positive) or taken back (negative, with its class)."""
+
+    def __init__(
+        self,
+        *,
+        dispute_id: _builtins.str = ...,
+        action: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        actor_roles: _abc.Iterable[_builtins.str] | None = ...,
+        comment: _builtins.str = ...,
+        adjustment: _common_pb2.Money | None = ...,
+        overpayment_class: Global___OverpaymentClass.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["adjustment", b"adjustment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "actor_roles", b"actor_roles", "adjustment", b"adjustment", "comment", b"comment", "dispute_id", b"dispute_id", "overpayment_class", b"overpayment_class"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DecideDisputeRequest: _TypeAlias = DecideDisputeRequest  # noqa: Y015
+
+@_typing.final
+class GetDisputeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISPUTE_ID_FIELD_NUMBER: _builtins.int
+    dispute_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        dispute_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dispute_id", b"dispute_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDisputeRequest: _TypeAlias = GetDisputeRequest  # noqa: Y015
+
+@_typing.final
+class ListDisputesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_FIELD_NUMBER: _builtins.int
+    period: _builtins.str
+    participant_id: _builtins.str
+    status: _builtins.str
+    assignee: _builtins.str
+    def __init__(
+        self,
+        *,
+        period: _builtins.str = ...,
+        participant_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        assignee: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee", b"assignee", "participant_id", b"participant_id", "period", b"period", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDisputesRequest: _TypeAlias = ListDisputesRequest  # noqa: Y015
+
+@_typing.final
+class ListDisputesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISPUTES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def disputes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Dispute]: ...
+    def __init__(
+        self,
+        *,
+        disputes: _abc.Iterable[Global___Dispute] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["disputes", b"disputes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDisputesResponse: _TypeAlias = ListDisputesResponse  # noqa: Y015
+
+@_typing.final
+class RecordDisputeStepRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    DISPUTE_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_FIELD_NUMBER: _builtins.int
+    NOTIFY_FIELD_NUMBER: _builtins.int
+    ADJUSTMENT_FIELD_NUMBER: _builtins.int
+    OVERPAYMENT_CLASS_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    dispute_id: _builtins.str
+    action: _builtins.str
+    actor: _builtins.str
+    comment: _builtins.str
+    status: _builtins.str
+    assignee: _builtins.str
+    overpayment_class: Global___OverpaymentClass.ValueType
+    @_builtins.property
+    def notify(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def adjustment(self) -> _common_pb2.Money:
+        """Set by the resolution step: the adjustment (the service records it in the open period and
+        returns its id), and its class when it is negative.
+        """
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        dispute_id: _builtins.str = ...,
+        action: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        comment: _builtins.str = ...,
+        status: _builtins.str = ...,
+        assignee: _builtins.str = ...,
+        notify: _abc.Iterable[_builtins.str] | None = ...,
+        adjustment: _common_pb2.Money | None = ...,
+        overpayment_class: Global___OverpaymentClass.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["adjustment", b"adjustment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "adjustment", b"adjustment", "assignee", b"assignee", "comment", b"comment", "dispute_id", b"dispute_id", "notify", b"notify", "overpayment_class", b"overpayment_class", "request_id", b"request_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordDisputeStepRequest: _TypeAlias = RecordDisputeStepRequest  # noqa: Y015
+
+@_typing.final
+class GetDisputeReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    period: _builtins.str
+    """Optional: one period's disputes."""
+    def __init__(
+        self,
+        *,
+        period: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["period", b"period"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDisputeReportRequest: _TypeAlias = GetDisputeReportRequest  # noqa: Y015
+
+@_typing.final
+class DisputeAgeBucket(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FIELD_NUMBER: _builtins.int
+    AGE_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    age: _builtins.str
+    """"0-2d", "3-7d", "8-30d", ">30d" """
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        reason: _builtins.str = ...,
+        age: _builtins.str = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["age", b"age", "count", b"count", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DisputeAgeBucket: _TypeAlias = DisputeAgeBucket  # noqa: Y015
+
+@_typing.final
+class DisputeResolutionTime(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FIELD_NUMBER: _builtins.int
+    CLOSED_FIELD_NUMBER: _builtins.int
+    MEAN_HOURS_FIELD_NUMBER: _builtins.int
+    P50_HOURS_FIELD_NUMBER: _builtins.int
+    P90_HOURS_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    closed: _builtins.int
+    mean_hours: _builtins.float
+    p50_hours: _builtins.float
+    p90_hours: _builtins.float
+    def __init__(
+        self,
+        *,
+        reason: _builtins.str = ...,
+        closed: _builtins.int = ...,
+        mean_hours: _builtins.float = ...,
+        p50_hours: _builtins.float = ...,
+        p90_hours: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed", b"closed", "mean_hours", b"mean_hours", "p50_hours", b"p50_hours", "p90_hours", b"p90_hours", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DisputeResolutionTime: _TypeAlias = DisputeResolutionTime  # noqa: Y015
+
+@_typing.final
+class GetDisputeReportResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPEN_BY_AGE_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    OPEN_FIELD_NUMBER: _builtins.int
+    open: _builtins.int
+    @_builtins.property
+    def open_by_age(self) -> _containers.RepeatedCompositeFieldContainer[Global___DisputeAgeBucket]: ...
+    @_builtins.property
+    def resolution(self) -> _containers.RepeatedCompositeFieldContainer[Global___DisputeResolutionTime]: ...
+    def __init__(
+        self,
+        *,
+        open_by_age: _abc.Iterable[Global___DisputeAgeBucket] | None = ...,
+        resolution: _abc.Iterable[Global___DisputeResolutionTime] | None = ...,
+        open: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["open", b"open", "open_by_age", b"open_by_age", "resolution", b"resolution"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDisputeReportResponse: _TypeAlias = GetDisputeReportResponse  # noqa: Y015
+
+@_typing.final
+class Notification(_message.Message):
+    """-- notifications ------------------------------------------------------------------------------------"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTIFICATION_ID_FIELD_NUMBER: _builtins.int
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    REF_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    notification_id: _builtins.int
+    recipient: _builtins.str
+    kind: _builtins.str
+    """reminder, escalation, decision, distributed, accepted, returned, dispute_resolved, ..."""
+    subject: _builtins.str
+    ref: _builtins.str
+    """What it is about, e.g. "plan-approval/2026-01/anna" or "dispute/<id>"."""
+    at: _builtins.str
+    def __init__(
+        self,
+        *,
+        notification_id: _builtins.int = ...,
+        recipient: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        subject: _builtins.str = ...,
+        ref: _builtins.str = ...,
+        at: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "kind", b"kind", "notification_id", b"notification_id", "recipient", b"recipient", "ref", b"ref", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Notification: _TypeAlias = Notification  # noqa: Y015
+
+@_typing.final
+class ListNotificationsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    recipient: _builtins.str
+    limit: _builtins.int
+    def __init__(
+        self,
+        *,
+        recipient: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "recipient", b"recipient"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListNotificationsRequest: _TypeAlias = ListNotificationsRequest  # noqa: Y015
+
+@_typing.final
+class ListNotificationsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTIFICATIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def notifications(self) -> _containers.RepeatedCompositeFieldContainer[Global___Notification]: ...
+    def __init__(
+        self,
+        *,
+        notifications: _abc.Iterable[Global___Notification] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["notifications", b"notifications"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListNotificationsResponse: _TypeAlias = ListNotificationsResponse  # noqa: Y015
+
+@_typing.final
+class RunWhatIfRequest(_message.Message):
+    """-- what-if --------------------------------------------------------------------------------------------"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    PLAN_JSON_FIELD_NUMBER: _builtins.int
+    OVERRIDES_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    period: _builtins.str
+    limit: _builtins.int
+    """How many participants to list (largest changes first); default 100, at most 10,000."""
+    @_builtins.property
+    def plan_json(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Changed or new plans as JSON (replacing the plan with the same plan_id for this scenario only)."""
+
+    @_builtins.property
+    def overrides(self) -> _containers.RepeatedCompositeFieldContainer[Global___VariableOverrideInfo]:
+        """Extra or replacing variable overrides for this scenario only."""
+
+    def __init__(
+        self,
+        *,
+        period: _builtins.str = ...,
+        plan_json: _abc.Iterable[_builtins.str] | None = ...,
+        overrides: _abc.Iterable[Global___VariableOverrideInfo] | None = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "overrides", b"overrides", "period", b"period", "plan_json", b"plan_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunWhatIfRequest: _TypeAlias = RunWhatIfRequest  # noqa: Y015
+
+@_typing.final
+class WhatIfParticipant(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    TITLE_ID_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    SCENARIO_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    CHANGE_PERCENT_FIELD_NUMBER: _builtins.int
+    participant_id: _builtins.str
+    title_id: _builtins.str
+    change_percent: _builtins.str
+    """Decimal text; empty when the baseline is zero."""
+    @_builtins.property
+    def baseline(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def scenario(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def change(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        participant_id: _builtins.str = ...,
+        title_id: _builtins.str = ...,
+        baseline: _common_pb2.Money | None = ...,
+        scenario: _common_pb2.Money | None = ...,
+        change: _common_pb2.Money | None = ...,
+        change_percent: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "change", b"change", "scenario", b"scenario"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "change", b"change", "change_percent", b"change_percent", "participant_id", b"participant_id", "scenario", b"scenario", "title_id", b"title_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WhatIfParticipant: _TypeAlias = WhatIfParticipant  # noqa: Y015
+
+@_typing.final
+class WhatIfIncentive(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INCENTIVE_ID_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    SCENARIO_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    incentive_id: _builtins.str
+    @_builtins.property
+    def baseline(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def scenario(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def change(self) -> _common_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        incentive_id: _builtins.str = ...,
+        baseline: _common_pb2.Money | None = ...,
+        scenario: _common_pb2.Money | None = ...,
+        change: _common_pb2.Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "change", b"change", "scenario", b"scenario"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "change", b"change", "incentive_id", b"incentive_id", "scenario", b"scenario"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WhatIfIncentive: _TypeAlias = WhatIfIncentive  # noqa: Y015
+
+@_typing.final
+class RunWhatIfResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    BASELINE_COST_FIELD_NUMBER: _builtins.int
+    SCENARIO_COST_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    BETTER_OFF_FIELD_NUMBER: _builtins.int
+    WORSE_OFF_FIELD_NUMBER: _builtins.int
+    UNCHANGED_FIELD_NUMBER: _builtins.int
+    PARTICIPANTS_FIELD_NUMBER: _builtins.int
+    INCENTIVES_FIELD_NUMBER: _builtins.int
+    SECONDS_FIELD_NUMBER: _builtins.int
+    period: _builtins.str
+    better_off: _builtins.int
+    worse_off: _builtins.int
+    unchanged: _builtins.int
+    seconds: _builtins.float
+    @_builtins.property
+    def baseline_cost(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def scenario_cost(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def change(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def participants(self) -> _containers.RepeatedCompositeFieldContainer[Global___WhatIfParticipant]: ...
+    @_builtins.property
+    def incentives(self) -> _containers.RepeatedCompositeFieldContainer[Global___WhatIfIncentive]: ...
+    def __init__(
+        self,
+        *,
+        period: _builtins.str = ...,
+        baseline_cost: _common_pb2.Money | None = ...,
+        scenario_cost: _common_pb2.Money | None = ...,
+        change: _common_pb2.Money | None = ...,
+        better_off: _builtins.int = ...,
+        worse_off: _builtins.int = ...,
+        unchanged: _builtins.int = ...,
+        participants: _abc.Iterable[Global___WhatIfParticipant] | None = ...,
+        incentives: _abc.Iterable[Global___WhatIfIncentive] | None = ...,
+        seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_cost", b"baseline_cost", "change", b"change", "scenario_cost", b"scenario_cost"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_cost", b"baseline_cost", "better_off", b"better_off", "change", b"change", "incentives", b"incentives", "participants", b"participants", "period", b"period", "scenario_cost", b"scenario_cost", "seconds", b"seconds", "unchanged", b"unchanged", "worse_off", b"worse_off"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunWhatIfResponse: _TypeAlias = RunWhatIfResponse  # noqa: Y015
+
+@_typing.final
+class EstimateDealRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTICIPANT_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    DATE_FIELD_NUMBER: _builtins.int
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    TERRITORY_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    SEGMENT_FIELD_NUMBER: _builtins.int
+    participant_id: _builtins.str
+    period: _builtins.str
+    amount: _builtins.str
+    """Decimal text in major units, positive."""
+    date: _builtins.str
+    """YYYY-MM-DD within the period; default: the period's last day."""
+    product: _builtins.str
+    territory: _builtins.str
+    channel: _builtins.str
+    segment: _builtins.str
+    def __init__(
+        self,
+        *,
+        participant_id: _builtins.str = ...,
+        period: _builtins.str = ...,
+        amount: _builtins.str = ...,
+        date: _builtins.str = ...,
+        product: _builtins.str = ...,
+        territory: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        segment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "channel", b"channel", "date", b"date", "participant_id", b"participant_id", "period", b"period", "product", b"product", "segment", b"segment", "territory", b"territory"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EstimateDealRequest: _TypeAlias = EstimateDealRequest  # noqa: Y015
+
+@_typing.final
+class KpiMove(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEASUREMENT_ID_FIELD_NUMBER: _builtins.int
+    BEFORE_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    TIER_BEFORE_FIELD_NUMBER: _builtins.int
+    TIER_AFTER_FIELD_NUMBER: _builtins.int
+    measurement_id: _builtins.str
+    before: _builtins.str
+    after: _builtins.str
+    tier_before: _builtins.int
+    tier_after: _builtins.int
+    def __init__(
+        self,
+        *,
+        measurement_id: _builtins.str = ...,
+        before: _builtins.str = ...,
+        after: _builtins.str = ...,
+        tier_before: _builtins.int = ...,
+        tier_after: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "before", b"before", "measurement_id", b"measurement_id", "tier_after", b"tier_after", "tier_before", b"tier_before"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KpiMove: _TypeAlias = KpiMove  # noqa: Y015
+
+@_typing.final
+class EstimateDealResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENT_PAYOUT_FIELD_NUMBER: _builtins.int
+    PAYOUT_WITH_DEAL_FIELD_NUMBER: _builtins.int
+    DIFFERENCE_FIELD_NUMBER: _builtins.int
+    KPIS_FIELD_NUMBER: _builtins.int
+    NEW_TIER_FIELD_NUMBER: _builtins.int
+    new_tier: _builtins.bool
+    @_builtins.property
+    def current_payout(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def payout_with_deal(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def difference(self) -> _common_pb2.Money: ...
+    @_builtins.property
+    def kpis(self) -> _containers.RepeatedCompositeFieldContainer[Global___KpiMove]: ...
+    def __init__(
+        self,
+        *,
+        current_payout: _common_pb2.Money | None = ...,
+        payout_with_deal: _common_pb2.Money | None = ...,
+        difference: _common_pb2.Money | None = ...,
+        kpis: _abc.Iterable[Global___KpiMove] | None = ...,
+        new_tier: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["current_payout", b"current_payout", "difference", b"difference", "payout_with_deal", b"payout_with_deal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current_payout", b"current_payout", "difference", b"difference", "kpis", b"kpis", "new_tier", b"new_tier", "payout_with_deal", b"payout_with_deal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EstimateDealResponse: _TypeAlias = EstimateDealResponse  # noqa: Y015

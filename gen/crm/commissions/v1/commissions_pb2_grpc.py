@@ -126,6 +126,91 @@ class CommissionsServiceStub:
                 request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetRunTotalsRequest.SerializeToString,
                 response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetRunTotalsResponse.FromString,
                 _registered_method=True)
+        self.DraftPlanDocument = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/DraftPlanDocument',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DraftPlanDocumentRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+                _registered_method=True)
+        self.SubmitPlanDocument = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/SubmitPlanDocument',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.SubmitPlanDocumentRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+                _registered_method=True)
+        self.DecidePlanDocument = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/DecidePlanDocument',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DecidePlanDocumentRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+                _registered_method=True)
+        self.GetPlanDocument = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/GetPlanDocument',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetPlanDocumentRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetPlanDocumentResponse.FromString,
+                _registered_method=True)
+        self.ListPlanDocuments = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/ListPlanDocuments',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListPlanDocumentsRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListPlanDocumentsResponse.FromString,
+                _registered_method=True)
+        self.RecordPlanDocumentStep = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/RecordPlanDocumentStep',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordPlanDocumentStepRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+                _registered_method=True)
+        self.DistributePlanDocuments = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/DistributePlanDocuments',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DistributePlanDocumentsRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DistributePlanDocumentsResponse.FromString,
+                _registered_method=True)
+        self.GetDistribution = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/GetDistribution',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDistributionRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DistributePlanDocumentsResponse.FromString,
+                _registered_method=True)
+        self.OpenDispute = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/OpenDispute',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.OpenDisputeRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+                _registered_method=True)
+        self.DecideDispute = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/DecideDispute',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DecideDisputeRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+                _registered_method=True)
+        self.GetDispute = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/GetDispute',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+                _registered_method=True)
+        self.ListDisputes = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/ListDisputes',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListDisputesRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListDisputesResponse.FromString,
+                _registered_method=True)
+        self.RecordDisputeStep = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/RecordDisputeStep',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordDisputeStepRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+                _registered_method=True)
+        self.GetDisputeReport = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/GetDisputeReport',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeReportRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeReportResponse.FromString,
+                _registered_method=True)
+        self.ListNotifications = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/ListNotifications',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListNotificationsRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListNotificationsResponse.FromString,
+                _registered_method=True)
+        self.RunWhatIf = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/RunWhatIf',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RunWhatIfRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RunWhatIfResponse.FromString,
+                _registered_method=True)
+        self.EstimateDeal = channel.unary_unary(
+                '/crm.commissions.v1.CommissionsService/EstimateDeal',
+                request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.EstimateDealRequest.SerializeToString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.EstimateDealResponse.FromString,
+                _registered_method=True)
 
 
 class CommissionsServiceServicer:
@@ -265,6 +350,136 @@ class CommissionsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DraftPlanDocument(self, request, context):
+        """-- individual plan documents and their approval ------------------------------------------------
+        Drafts the participant's individual plan document for a period (personal quota, rates, tiers,
+        terms; PDF with content and file hashes). The same terms as the latest version return that
+        version; changed terms make a new version (an accepted version is never changed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitPlanDocument(self, request, context):
+        """Starts the approval workflow of a drafted version (plan-approval/<period>/<participant>):
+        manager, finance, a director above the target-incentive threshold, then the participant signs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecidePlanDocument(self, request, context):
+        """A decision on the current step, delivered to the workflow as a validated update: approve,
+        return (for revision), reject, accept (sign), withdraw (the author), resubmit (the author, a new
+        version after a return). FAILED_PRECONDITION with the reason when it is not this actor's turn.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPlanDocument(self, request, context):
+        """A document version with its approval chain, status and audit trail; the PDF when asked for.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPlanDocuments(self, request, context):
+        """Documents of a period by status (the compensation team's view).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordPlanDocumentStep(self, request, context):
+        """Records a workflow step (audit and status); called by the approval workflow's activities,
+        idempotent by request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DistributePlanDocuments(self, request, context):
+        """Drafts and submits the documents of a whole plan population through one distribution workflow
+        (plan-distribution/<period>/<plan>) with bounded concurrency.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDistribution(self, request, context):
+        """The distribution's progress.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OpenDispute(self, request, context):
+        """-- disputes ---------------------------------------------------------------------------------------
+        A participant disputes a statement line or a transaction; starts the dispute workflow.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideDispute(self, request, context):
+        """A decision on the dispute's current step (validated update of its workflow): the manager approves,
+        rejects or asks for information; the participant provides it; the compensation team resolves with
+        an adjustment (paid in the open period, followed by an incremental run) or rejects.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDispute(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDisputes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordDisputeStep(self, request, context):
+        """Records a dispute workflow step (audit, status, notifications); called by its activities.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDisputeReport(self, request, context):
+        """Open disputes by age and reason; resolution times.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNotifications(self, request, context):
+        """-- notifications --------------------------------------------------------------------------------
+        A person's notifications (reminders, escalations, decisions, resolved disputes), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunWhatIf(self, request, context):
+        """-- what-if ----------------------------------------------------------------------------------------
+        Runs changed plans on a period's data without touching production results and compares.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EstimateDeal(self, request, context):
+        """"What would I earn if I close this deal": the participant's payout with a hypothetical sale.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CommissionsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -352,6 +567,91 @@ def add_CommissionsServiceServicer_to_server(servicer, server):
                     servicer.GetRunTotals,
                     request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetRunTotalsRequest.FromString,
                     response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetRunTotalsResponse.SerializeToString,
+            ),
+            'DraftPlanDocument': grpc.unary_unary_rpc_method_handler(
+                    servicer.DraftPlanDocument,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DraftPlanDocumentRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.SerializeToString,
+            ),
+            'SubmitPlanDocument': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitPlanDocument,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.SubmitPlanDocumentRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.SerializeToString,
+            ),
+            'DecidePlanDocument': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecidePlanDocument,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DecidePlanDocumentRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.SerializeToString,
+            ),
+            'GetPlanDocument': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPlanDocument,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetPlanDocumentRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetPlanDocumentResponse.SerializeToString,
+            ),
+            'ListPlanDocuments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPlanDocuments,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListPlanDocumentsRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListPlanDocumentsResponse.SerializeToString,
+            ),
+            'RecordPlanDocumentStep': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordPlanDocumentStep,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordPlanDocumentStepRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.SerializeToString,
+            ),
+            'DistributePlanDocuments': grpc.unary_unary_rpc_method_handler(
+                    servicer.DistributePlanDocuments,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DistributePlanDocumentsRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DistributePlanDocumentsResponse.SerializeToString,
+            ),
+            'GetDistribution': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDistribution,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDistributionRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DistributePlanDocumentsResponse.SerializeToString,
+            ),
+            'OpenDispute': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenDispute,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.OpenDisputeRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.SerializeToString,
+            ),
+            'DecideDispute': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideDispute,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DecideDisputeRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.SerializeToString,
+            ),
+            'GetDispute': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDispute,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.SerializeToString,
+            ),
+            'ListDisputes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDisputes,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListDisputesRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListDisputesResponse.SerializeToString,
+            ),
+            'RecordDisputeStep': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordDisputeStep,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordDisputeStepRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.SerializeToString,
+            ),
+            'GetDisputeReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDisputeReport,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeReportRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeReportResponse.SerializeToString,
+            ),
+            'ListNotifications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNotifications,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListNotificationsRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.ListNotificationsResponse.SerializeToString,
+            ),
+            'RunWhatIf': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunWhatIf,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RunWhatIfRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RunWhatIfResponse.SerializeToString,
+            ),
+            'EstimateDeal': grpc.unary_unary_rpc_method_handler(
+                    servicer.EstimateDeal,
+                    request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.EstimateDealRequest.FromString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.EstimateDealResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -820,6 +1120,465 @@ class CommissionsService:
             '/crm.commissions.v1.CommissionsService/GetRunTotals',
             crm_dot_commissions_dot_v1_dot_commissions__pb2.GetRunTotalsRequest.SerializeToString,
             crm_dot_commissions_dot_v1_dot_commissions__pb2.GetRunTotalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DraftPlanDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/DraftPlanDocument',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.DraftPlanDocumentRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitPlanDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/SubmitPlanDocument',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.SubmitPlanDocumentRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecidePlanDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/DecidePlanDocument',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.DecidePlanDocumentRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPlanDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/GetPlanDocument',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.GetPlanDocumentRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.GetPlanDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPlanDocuments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/ListPlanDocuments',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.ListPlanDocumentsRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.ListPlanDocumentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordPlanDocumentStep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/RecordPlanDocumentStep',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordPlanDocumentStepRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DistributePlanDocuments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/DistributePlanDocuments',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.DistributePlanDocumentsRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.DistributePlanDocumentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDistribution(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/GetDistribution',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDistributionRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.DistributePlanDocumentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenDispute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/OpenDispute',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.OpenDisputeRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideDispute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/DecideDispute',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.DecideDisputeRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDispute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/GetDispute',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDisputes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/ListDisputes',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.ListDisputesRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.ListDisputesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordDisputeStep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/RecordDisputeStep',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordDisputeStepRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDisputeReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/GetDisputeReport',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeReportRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNotifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/ListNotifications',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.ListNotificationsRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.ListNotificationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunWhatIf(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/RunWhatIf',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.RunWhatIfRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.RunWhatIfResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EstimateDeal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.commissions.v1.CommissionsService/EstimateDeal',
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.EstimateDealRequest.SerializeToString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.EstimateDealResponse.FromString,
             options,
             channel_credentials,
             insecure,

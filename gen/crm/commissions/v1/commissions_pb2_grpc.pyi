@@ -88,6 +88,60 @@ class CommissionsServiceStub:
     """What finance checks before finalizing: a run's totals by earning code, deposits, draws, recoveries,
     balances and adjustments (manual and prior-period), and the change against the previous run.
     """
+    DraftPlanDocument: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.DraftPlanDocumentRequest, _commissions_pb2.PlanDocument]
+    """-- individual plan documents and their approval ------------------------------------------------
+    Drafts the participant's individual plan document for a period (personal quota, rates, tiers,
+    terms; PDF with content and file hashes). The same terms as the latest version return that
+    version; changed terms make a new version (an accepted version is never changed).
+    """
+    SubmitPlanDocument: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.SubmitPlanDocumentRequest, _commissions_pb2.PlanDocument]
+    """Starts the approval workflow of a drafted version (plan-approval/<period>/<participant>):
+    manager, finance, a director above the target-incentive threshold, then the participant signs.
+    """
+    DecidePlanDocument: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.DecidePlanDocumentRequest, _commissions_pb2.PlanDocument]
+    """A decision on the current step, delivered to the workflow as a validated update: approve,
+    return (for revision), reject, accept (sign), withdraw (the author), resubmit (the author, a new
+    version after a return). FAILED_PRECONDITION with the reason when it is not this actor's turn.
+    """
+    GetPlanDocument: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.GetPlanDocumentRequest, _commissions_pb2.GetPlanDocumentResponse]
+    """A document version with its approval chain, status and audit trail; the PDF when asked for."""
+    ListPlanDocuments: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.ListPlanDocumentsRequest, _commissions_pb2.ListPlanDocumentsResponse]
+    """Documents of a period by status (the compensation team's view)."""
+    RecordPlanDocumentStep: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.RecordPlanDocumentStepRequest, _commissions_pb2.PlanDocument]
+    """Records a workflow step (audit and status); called by the approval workflow's activities,
+    idempotent by request_id.
+    """
+    DistributePlanDocuments: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.DistributePlanDocumentsRequest, _commissions_pb2.DistributePlanDocumentsResponse]
+    """Drafts and submits the documents of a whole plan population through one distribution workflow
+    (plan-distribution/<period>/<plan>) with bounded concurrency.
+    """
+    GetDistribution: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.GetDistributionRequest, _commissions_pb2.DistributePlanDocumentsResponse]
+    """The distribution's progress."""
+    OpenDispute: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.OpenDisputeRequest, _commissions_pb2.Dispute]
+    """-- disputes ---------------------------------------------------------------------------------------
+    A participant disputes a statement line or a transaction; starts the dispute workflow.
+    """
+    DecideDispute: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.DecideDisputeRequest, _commissions_pb2.Dispute]
+    """A decision on the dispute's current step (validated update of its workflow): the manager approves,
+    rejects or asks for information; the participant provides it; the compensation team resolves with
+    an adjustment (paid in the open period, followed by an incremental run) or rejects.
+    """
+    GetDispute: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.GetDisputeRequest, _commissions_pb2.Dispute]
+    ListDisputes: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.ListDisputesRequest, _commissions_pb2.ListDisputesResponse]
+    RecordDisputeStep: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.RecordDisputeStepRequest, _commissions_pb2.Dispute]
+    """Records a dispute workflow step (audit, status, notifications); called by its activities."""
+    GetDisputeReport: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.GetDisputeReportRequest, _commissions_pb2.GetDisputeReportResponse]
+    """Open disputes by age and reason; resolution times."""
+    ListNotifications: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.ListNotificationsRequest, _commissions_pb2.ListNotificationsResponse]
+    """-- notifications --------------------------------------------------------------------------------
+    A person's notifications (reminders, escalations, decisions, resolved disputes), newest first.
+    """
+    RunWhatIf: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.RunWhatIfRequest, _commissions_pb2.RunWhatIfResponse]
+    """-- what-if ----------------------------------------------------------------------------------------
+    Runs changed plans on a period's data without touching production results and compares.
+    """
+    EstimateDeal: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.EstimateDealRequest, _commissions_pb2.EstimateDealResponse]
+    """"What would I earn if I close this deal": the participant's payout with a hypothetical sale."""
 
 @_typing.type_check_only
 class CommissionsServiceAsyncStub(CommissionsServiceStub):
@@ -149,6 +203,60 @@ class CommissionsServiceAsyncStub(CommissionsServiceStub):
     """What finance checks before finalizing: a run's totals by earning code, deposits, draws, recoveries,
     balances and adjustments (manual and prior-period), and the change against the previous run.
     """
+    DraftPlanDocument: _aio.UnaryUnaryMultiCallable[_commissions_pb2.DraftPlanDocumentRequest, _commissions_pb2.PlanDocument]  # type: ignore[assignment]
+    """-- individual plan documents and their approval ------------------------------------------------
+    Drafts the participant's individual plan document for a period (personal quota, rates, tiers,
+    terms; PDF with content and file hashes). The same terms as the latest version return that
+    version; changed terms make a new version (an accepted version is never changed).
+    """
+    SubmitPlanDocument: _aio.UnaryUnaryMultiCallable[_commissions_pb2.SubmitPlanDocumentRequest, _commissions_pb2.PlanDocument]  # type: ignore[assignment]
+    """Starts the approval workflow of a drafted version (plan-approval/<period>/<participant>):
+    manager, finance, a director above the target-incentive threshold, then the participant signs.
+    """
+    DecidePlanDocument: _aio.UnaryUnaryMultiCallable[_commissions_pb2.DecidePlanDocumentRequest, _commissions_pb2.PlanDocument]  # type: ignore[assignment]
+    """A decision on the current step, delivered to the workflow as a validated update: approve,
+    return (for revision), reject, accept (sign), withdraw (the author), resubmit (the author, a new
+    version after a return). FAILED_PRECONDITION with the reason when it is not this actor's turn.
+    """
+    GetPlanDocument: _aio.UnaryUnaryMultiCallable[_commissions_pb2.GetPlanDocumentRequest, _commissions_pb2.GetPlanDocumentResponse]  # type: ignore[assignment]
+    """A document version with its approval chain, status and audit trail; the PDF when asked for."""
+    ListPlanDocuments: _aio.UnaryUnaryMultiCallable[_commissions_pb2.ListPlanDocumentsRequest, _commissions_pb2.ListPlanDocumentsResponse]  # type: ignore[assignment]
+    """Documents of a period by status (the compensation team's view)."""
+    RecordPlanDocumentStep: _aio.UnaryUnaryMultiCallable[_commissions_pb2.RecordPlanDocumentStepRequest, _commissions_pb2.PlanDocument]  # type: ignore[assignment]
+    """Records a workflow step (audit and status); called by the approval workflow's activities,
+    idempotent by request_id.
+    """
+    DistributePlanDocuments: _aio.UnaryUnaryMultiCallable[_commissions_pb2.DistributePlanDocumentsRequest, _commissions_pb2.DistributePlanDocumentsResponse]  # type: ignore[assignment]
+    """Drafts and submits the documents of a whole plan population through one distribution workflow
+    (plan-distribution/<period>/<plan>) with bounded concurrency.
+    """
+    GetDistribution: _aio.UnaryUnaryMultiCallable[_commissions_pb2.GetDistributionRequest, _commissions_pb2.DistributePlanDocumentsResponse]  # type: ignore[assignment]
+    """The distribution's progress."""
+    OpenDispute: _aio.UnaryUnaryMultiCallable[_commissions_pb2.OpenDisputeRequest, _commissions_pb2.Dispute]  # type: ignore[assignment]
+    """-- disputes ---------------------------------------------------------------------------------------
+    A participant disputes a statement line or a transaction; starts the dispute workflow.
+    """
+    DecideDispute: _aio.UnaryUnaryMultiCallable[_commissions_pb2.DecideDisputeRequest, _commissions_pb2.Dispute]  # type: ignore[assignment]
+    """A decision on the dispute's current step (validated update of its workflow): the manager approves,
+    rejects or asks for information; the participant provides it; the compensation team resolves with
+    an adjustment (paid in the open period, followed by an incremental run) or rejects.
+    """
+    GetDispute: _aio.UnaryUnaryMultiCallable[_commissions_pb2.GetDisputeRequest, _commissions_pb2.Dispute]  # type: ignore[assignment]
+    ListDisputes: _aio.UnaryUnaryMultiCallable[_commissions_pb2.ListDisputesRequest, _commissions_pb2.ListDisputesResponse]  # type: ignore[assignment]
+    RecordDisputeStep: _aio.UnaryUnaryMultiCallable[_commissions_pb2.RecordDisputeStepRequest, _commissions_pb2.Dispute]  # type: ignore[assignment]
+    """Records a dispute workflow step (audit, status, notifications); called by its activities."""
+    GetDisputeReport: _aio.UnaryUnaryMultiCallable[_commissions_pb2.GetDisputeReportRequest, _commissions_pb2.GetDisputeReportResponse]  # type: ignore[assignment]
+    """Open disputes by age and reason; resolution times."""
+    ListNotifications: _aio.UnaryUnaryMultiCallable[_commissions_pb2.ListNotificationsRequest, _commissions_pb2.ListNotificationsResponse]  # type: ignore[assignment]
+    """-- notifications --------------------------------------------------------------------------------
+    A person's notifications (reminders, escalations, decisions, resolved disputes), newest first.
+    """
+    RunWhatIf: _aio.UnaryUnaryMultiCallable[_commissions_pb2.RunWhatIfRequest, _commissions_pb2.RunWhatIfResponse]  # type: ignore[assignment]
+    """-- what-if ----------------------------------------------------------------------------------------
+    Runs changed plans on a period's data without touching production results and compares.
+    """
+    EstimateDeal: _aio.UnaryUnaryMultiCallable[_commissions_pb2.EstimateDealRequest, _commissions_pb2.EstimateDealResponse]  # type: ignore[assignment]
+    """"What would I earn if I close this deal": the participant's payout with a hypothetical sale."""
 
 class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
     """The commissions (incentive compensation) service: the sales organisation, plans, transactions,
@@ -309,5 +417,161 @@ class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
         """What finance checks before finalizing: a run's totals by earning code, deposits, draws, recoveries,
         balances and adjustments (manual and prior-period), and the change against the previous run.
         """
+
+    @_abc_1.abstractmethod
+    def DraftPlanDocument(
+        self,
+        request: _commissions_pb2.DraftPlanDocumentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.PlanDocument, _abc.Awaitable[_commissions_pb2.PlanDocument]]:
+        """-- individual plan documents and their approval ------------------------------------------------
+        Drafts the participant's individual plan document for a period (personal quota, rates, tiers,
+        terms; PDF with content and file hashes). The same terms as the latest version return that
+        version; changed terms make a new version (an accepted version is never changed).
+        """
+
+    @_abc_1.abstractmethod
+    def SubmitPlanDocument(
+        self,
+        request: _commissions_pb2.SubmitPlanDocumentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.PlanDocument, _abc.Awaitable[_commissions_pb2.PlanDocument]]:
+        """Starts the approval workflow of a drafted version (plan-approval/<period>/<participant>):
+        manager, finance, a director above the target-incentive threshold, then the participant signs.
+        """
+
+    @_abc_1.abstractmethod
+    def DecidePlanDocument(
+        self,
+        request: _commissions_pb2.DecidePlanDocumentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.PlanDocument, _abc.Awaitable[_commissions_pb2.PlanDocument]]:
+        """A decision on the current step, delivered to the workflow as a validated update: approve,
+        return (for revision), reject, accept (sign), withdraw (the author), resubmit (the author, a new
+        version after a return). FAILED_PRECONDITION with the reason when it is not this actor's turn.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPlanDocument(
+        self,
+        request: _commissions_pb2.GetPlanDocumentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.GetPlanDocumentResponse, _abc.Awaitable[_commissions_pb2.GetPlanDocumentResponse]]:
+        """A document version with its approval chain, status and audit trail; the PDF when asked for."""
+
+    @_abc_1.abstractmethod
+    def ListPlanDocuments(
+        self,
+        request: _commissions_pb2.ListPlanDocumentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.ListPlanDocumentsResponse, _abc.Awaitable[_commissions_pb2.ListPlanDocumentsResponse]]:
+        """Documents of a period by status (the compensation team's view)."""
+
+    @_abc_1.abstractmethod
+    def RecordPlanDocumentStep(
+        self,
+        request: _commissions_pb2.RecordPlanDocumentStepRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.PlanDocument, _abc.Awaitable[_commissions_pb2.PlanDocument]]:
+        """Records a workflow step (audit and status); called by the approval workflow's activities,
+        idempotent by request_id.
+        """
+
+    @_abc_1.abstractmethod
+    def DistributePlanDocuments(
+        self,
+        request: _commissions_pb2.DistributePlanDocumentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.DistributePlanDocumentsResponse, _abc.Awaitable[_commissions_pb2.DistributePlanDocumentsResponse]]:
+        """Drafts and submits the documents of a whole plan population through one distribution workflow
+        (plan-distribution/<period>/<plan>) with bounded concurrency.
+        """
+
+    @_abc_1.abstractmethod
+    def GetDistribution(
+        self,
+        request: _commissions_pb2.GetDistributionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.DistributePlanDocumentsResponse, _abc.Awaitable[_commissions_pb2.DistributePlanDocumentsResponse]]:
+        """The distribution's progress."""
+
+    @_abc_1.abstractmethod
+    def OpenDispute(
+        self,
+        request: _commissions_pb2.OpenDisputeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.Dispute, _abc.Awaitable[_commissions_pb2.Dispute]]:
+        """-- disputes ---------------------------------------------------------------------------------------
+        A participant disputes a statement line or a transaction; starts the dispute workflow.
+        """
+
+    @_abc_1.abstractmethod
+    def DecideDispute(
+        self,
+        request: _commissions_pb2.DecideDisputeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.Dispute, _abc.Awaitable[_commissions_pb2.Dispute]]:
+        """A decision on the dispute's current step (validated update of its workflow): the manager approves,
+        rejects or asks for information; the participant provides it; the compensation team resolves with
+        an adjustment (paid in the open period, followed by an incremental run) or rejects.
+        """
+
+    @_abc_1.abstractmethod
+    def GetDispute(
+        self,
+        request: _commissions_pb2.GetDisputeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.Dispute, _abc.Awaitable[_commissions_pb2.Dispute]]: ...
+
+    @_abc_1.abstractmethod
+    def ListDisputes(
+        self,
+        request: _commissions_pb2.ListDisputesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.ListDisputesResponse, _abc.Awaitable[_commissions_pb2.ListDisputesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RecordDisputeStep(
+        self,
+        request: _commissions_pb2.RecordDisputeStepRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.Dispute, _abc.Awaitable[_commissions_pb2.Dispute]]:
+        """Records a dispute workflow step (audit, status, notifications); called by its activities."""
+
+    @_abc_1.abstractmethod
+    def GetDisputeReport(
+        self,
+        request: _commissions_pb2.GetDisputeReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.GetDisputeReportResponse, _abc.Awaitable[_commissions_pb2.GetDisputeReportResponse]]:
+        """Open disputes by age and reason; resolution times."""
+
+    @_abc_1.abstractmethod
+    def ListNotifications(
+        self,
+        request: _commissions_pb2.ListNotificationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.ListNotificationsResponse, _abc.Awaitable[_commissions_pb2.ListNotificationsResponse]]:
+        """-- notifications --------------------------------------------------------------------------------
+        A person's notifications (reminders, escalations, decisions, resolved disputes), newest first.
+        """
+
+    @_abc_1.abstractmethod
+    def RunWhatIf(
+        self,
+        request: _commissions_pb2.RunWhatIfRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.RunWhatIfResponse, _abc.Awaitable[_commissions_pb2.RunWhatIfResponse]]:
+        """-- what-if ----------------------------------------------------------------------------------------
+        Runs changed plans on a period's data without touching production results and compares.
+        """
+
+    @_abc_1.abstractmethod
+    def EstimateDeal(
+        self,
+        request: _commissions_pb2.EstimateDealRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_commissions_pb2.EstimateDealResponse, _abc.Awaitable[_commissions_pb2.EstimateDealResponse]]:
+        """"What would I earn if I close this deal": the participant's payout with a hypothetical sale."""
 
 def add_CommissionsServiceServicer_to_server(servicer: CommissionsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
