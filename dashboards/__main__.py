@@ -8,11 +8,11 @@ import json
 import sys
 from pathlib import Path
 
-from dashboards import overview, parties
+from dashboards import commissions, overview, parties
 from dashboards.builder import Dashboard
 
 OUT = Path(__file__).resolve().parent.parent / "helm" / "crm" / "dashboards"
-BUILDERS = (overview.build, parties.build)
+BUILDERS = (overview.build, parties.build, commissions.build)
 
 
 def render(dashboard: Dashboard) -> str:

@@ -182,11 +182,12 @@ def rate(metric: str, selector: str, by: str, window: str = "$__rate_interval") 
     return f"sum by ({by}) (rate({metric}{{{selector}}}[{window}]))"
 
 
-def quantile(q: float, histogram: str, selector: str, by: str) -> str:
-    """A latency quantile from a Prometheus histogram's buckets, aggregated across pods."""
-    return f"histogram_quantile({q}, sum by ({by}, le) (rate({histogram}_bucket{{{selector}}}[$__rate_interval])))"
+def quantile(q: float, histogram: str, selector: str, by: str, window: str = "$__rate_interval") -> str:
+    """A quantile from a Prometheus histogram's buckets, aggregated across pods (a wider `window` for
+    rare events, such as calculation runs)."""
+    return f"histogram_quantile({q}, sum by ({by}, le) (rate({histogram}_bucket{{{selector}}}[{window}])))"
 
 
-def ratio(metric: str, part: str, whole: str, by: str) -> str:
+def ratio(metric: str, part: str, whole: str, by: str, window: str = "$__rate_interval") -> str:
     """The share of a counter's rate matching `part` among that matching `whole` (error ratios)."""
-    return f"{rate(metric, part, by)} / {rate(metric, whole, by)}"
+    return f"{rate(metric, part, by, window)} / {rate(metric, whole, by, window)}"

@@ -1,7 +1,8 @@
 """The running platform the deployment checks compare against: `crm up` on free ports, driven through its
 public APIs until every kind of metric the dashboards and alerts chart has been produced (calls that
 succeed and fail, a search, an import, a merge and an unmerge, an erasure that completes and a workflow
-that fails), then scraped on each role's /metrics endpoint."""
+that fails; commission runs full, incremental and refused, ingestion, adjustments and a finalization),
+then scraped on each role's /metrics endpoint."""
 
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ import pytest
 from google.protobuf import duration_pb2
 from temporalio.client import Client
 
+from crm.commissions.v1 import commissions_pb2_grpc
 from crm.parties.v1 import parties_pb2 as pb
 from crm.parties.v1 import parties_pb2_grpc
 from crmctl.infra import free_port
+from tests.deploy.commissions_traffic import drive_commissions
 from tests.workflows.support import CTX, create_person
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +42,7 @@ class RunningPlatform:
     metrics_urls: dict[str, str]
     gateway_url: str
     parties_address: str
+    commissions_address: str
     temporal_address: str
 
     def scrape(self, role: str) -> str:
@@ -94,6 +98,11 @@ async def _drive_parties(address: str) -> str:
         return person.party_id
 
 
+async def _drive_commissions(address: str) -> None:
+    async with grpc.aio.insecure_channel(address) as channel:
+        await drive_commissions(commissions_pb2_grpc.CommissionsServiceStub(channel))
+
+
 async def _fail_a_workflow(temporal_address: str) -> None:
     """An erasure of a party that does not exist: the activity's NOT_FOUND fails the workflow, which is
     what the workflow-failure alert and panels watch."""
@@ -140,11 +149,13 @@ def running_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
     platform = RunningPlatform(
         metrics_urls={
             "parties": f"http://127.0.0.1:{ports['parties_metrics_port']}/metrics",
+            "commissions": f"http://127.0.0.1:{ports['commissions_metrics_port']}/metrics",
             "worker": f"http://127.0.0.1:{ports['worker_metrics_port']}/metrics",
             "gateway": f"http://127.0.0.1:{ports['gateway_port']}/metrics",
         },
         gateway_url=f"http://127.0.0.1:{ports['gateway_port']}",
         parties_address=f"127.0.0.1:{ports['parties_port']}",
+        commissions_address=f"127.0.0.1:{ports['commissions_port']}",
         temporal_address=f"127.0.0.1:{ports['temporal_port']}",
     )
     try:
@@ -163,6 +174,7 @@ def running_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
         assert _get(f"{platform.gateway_url}/no-such-page") == 404
         assert _get(f"{platform.gateway_url}/api/v1/parties/{uuid.uuid4()}", token) == 404  # an upstream error
         asyncio.run(_drive_parties(platform.parties_address))
+        asyncio.run(_drive_commissions(platform.commissions_address))
         asyncio.run(_fail_a_workflow(platform.temporal_address))
         _wait_for(
             lambda: (

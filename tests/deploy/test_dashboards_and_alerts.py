@@ -8,8 +8,10 @@ import json
 import re
 
 import pytest
+from prometheus_client import REGISTRY
 
 from dashboards.__main__ import rendered
+from services.commissions import metrics as commissions_metrics
 from tests.deploy.conftest import RunningPlatform
 from tests.deploy.promql import (
     CHART,
@@ -110,6 +112,32 @@ def test_the_overview_covers_what_operators_watch() -> None:
         assert metric in parties, metric
 
 
+def test_the_commissions_dashboard_charts_every_commissions_metric() -> None:
+    """Every metric services/commissions/metrics.py defines is on the CRM / Commissions dashboard, with the
+    commissions service's own gRPC calls and database pool."""
+    queries = [q.expr for q in dashboard_queries() if q.where.startswith("crm-commissions.json")]
+    charted = set().union(*(usage(expr).metrics for expr in queries))
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    families = {f.name: f.type for f in REGISTRY.collect() if f.name.startswith("crm_commissions_") and f.documentation}
+    assert len(families) >= 7, f"{commissions_metrics.__name__} defines {sorted(families)}"
+    missing = sorted(n for n, kind in families.items() if not {n + s for s in suffixes[kind]} & charted)
+    assert not missing, f"defined but not charted: {missing}"
+    text = " ".join(queries)
+    assert 'grpc_service="crm.commissions.v1.CommissionsService"' in text
+    for metric in (
+        "crm_grpc_server_handled_total",
+        "crm_grpc_server_handling_seconds_bucket",
+        "crm_db_pool_connections_in_use",
+    ):
+        assert metric in charted, metric
+    alerted = set().union(*(usage(rule["expr"]).metrics for rule in alert_rules()))
+    for metric in (
+        "crm_commissions_runs_total", "crm_commissions_run_duration_seconds_bucket",
+        "crm_commissions_transactions_ingested_total",
+    ):  # fmt: skip
+        assert metric in alerted, metric
+
+
 def test_every_alert_has_a_summary_a_severity_and_a_runbook_note() -> None:
     readme = (CHART / "README.md").read_text()
     anchors = {
@@ -117,7 +145,8 @@ def test_every_alert_has_a_summary_a_severity_and_a_runbook_note() -> None:
     }
     names = [rule["alert"] for rule in alert_rules()]
     assert {"CrmRoleDown", "CrmGrpcHighErrorRatio", "CrmGrpcLatencyBudgetBurn", "CrmWorkflowFailures",
-            "CrmDatabasePoolSaturated"} <= set(names)  # fmt: skip
+            "CrmDatabasePoolSaturated", "CommissionsRunsFailing", "CommissionsRunSlow",
+            "CommissionsIngestRejectingMost"} <= set(names)  # fmt: skip
     for rule in alert_rules():
         assert rule["labels"]["severity"] in {"warning", "critical"}
         annotations = rule["annotations"]

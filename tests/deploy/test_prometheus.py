@@ -82,6 +82,7 @@ HEALTHY_EMPTY = {
     # No duplicate review case has been decided on a fresh platform.
     "crm-parties.json: Duplicate reviews completed and failed [A]",
     "crm-parties.json: Duplicate reviews completed and failed [B]",
+    "crm-commissions.json: Server error ratio by method [A]",
 }
 
 
@@ -149,12 +150,17 @@ def prometheus(running_platform: RunningPlatform, tmp_path_factory: pytest.TempP
 def test_prometheus_scrapes_every_role_and_evaluates_every_rule(prometheus: str) -> None:
     targets = eventually(
         lambda: api(prometheus, "targets")["activeTargets"],
-        lambda ts: len(ts) == 3 and all(t["health"] == "up" for t in ts),
+        lambda ts: len(ts) == 4 and all(t["health"] == "up" for t in ts),
         "every role's target up",
     )
-    assert {t["labels"]["role"] for t in targets} == {"parties", "worker", "gateway"}
+    assert {t["labels"]["role"] for t in targets} == {"parties", "commissions", "worker", "gateway"}
     up = api(prometheus, "query", query='sum by (role) (up{role!=""})')["result"]
-    assert {r["metric"]["role"]: r["value"][1] for r in up} == {"parties": "1", "worker": "1", "gateway": "1"}
+    assert {r["metric"]["role"]: r["value"][1] for r in up} == {
+        "parties": "1",
+        "commissions": "1",
+        "worker": "1",
+        "gateway": "1",
+    }
 
     def rules() -> list[dict[str, Any]]:
         return [r for g in api(prometheus, "rules")["groups"] for r in g["rules"]]
@@ -169,6 +175,55 @@ def test_prometheus_scrapes_every_role_and_evaluates_every_rule(prometheus: str)
     # A healthy platform: nothing fires. (CrmWorkflowFailures may: the fixture failed a workflow on purpose.)
     firing = {r["name"] for r in evaluated if r["state"] == "firing"} - {"CrmWorkflowFailures"}
     assert not firing, firing
+
+
+@needs_prometheus
+def test_prometheus_scrapes_the_commissions_story(prometheus: str) -> None:
+    """The fixture's commissions traffic (tests/deploy/commissions_traffic.py) as Prometheus sees it on the
+    commissions role's target: the series the commissions dashboard and alerts are built on, with the values
+    the story implies."""
+
+    def series(query: str) -> dict[tuple[str, ...], float]:
+        result = api(prometheus, "query", query=query)["result"]
+        return {tuple(r["metric"].values()): float(r["value"][1]) for r in result}
+
+    runs = eventually(
+        lambda: series('sum by (kind, outcome) (crm_commissions_runs_total{role="commissions"})'),
+        lambda found: found.get(("FULL", "ok")) == 2,
+        "the commissions role's run counters",
+    )
+    assert runs == {
+        ("FULL", "ok"): 2,
+        ("INCREMENTAL", "ok"): 1,
+        ("FULL", "failed_precondition"): 1,  # the run of finalized March
+        ("INCREMENTAL", "failed_precondition"): 0,
+        ("FULL", "error"): 0,
+        ("INCREMENTAL", "error"): 0,
+    }
+    assert series('sum by (kind) (crm_commissions_run_duration_seconds_count{role="commissions"})') == {
+        ("FULL",): 2,
+        ("INCREMENTAL",): 1,
+    }
+    assert series('sum(crm_commissions_run_participants_recomputed_sum{role="commissions"})') == {(): 1}
+    assert series('sum by (outcome) (crm_commissions_transactions_ingested_total{role="commissions"})') == {
+        ("accepted",): 6,
+        ("duplicate",): 1,
+        ("rejected",): 1,
+    }
+    adjustments = series('sum by (source, treatment) (crm_commissions_adjustments_total{role="commissions"}) > 0')
+    assert adjustments == {
+        ("manual", "PAID"): 1,
+        ("manual", "RECORDED"): 1,
+        ("manual", "RECOVERABLE"): 1,
+        ("prior_period", "PAID"): 1,
+    }
+    assert series('sum(crm_commissions_periods_finalized_total{role="commissions"})') == {(): 1}
+    # The service's own gRPC calls, by method, on the same target.
+    methods = series(
+        'sum by (grpc_method) (crm_grpc_server_handled_total{role="commissions", '
+        'grpc_service="crm.commissions.v1.CommissionsService"})'
+    )
+    assert {"RunPeriod", "IngestTransactions", "AddAdjustment", "FinalizePeriod"} <= {m for (m,) in methods}
 
 
 @needs_prometheus

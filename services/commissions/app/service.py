@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -22,7 +23,15 @@ import polars as pl
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm_runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Violations
+from crm_runtime.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Violations,
+)
+from services.commissions import metrics
 from services.commissions.app.runs import MAX_NAMED_PARTICIPANTS, PeriodRunner, RunOutcome, rebuild_result
 from services.commissions.domain.dashboard import DashboardIndex, TeamMember
 from services.commissions.domain.errors import (
@@ -325,7 +334,8 @@ class CommissionsApp:
                 rows, org=org, currency=currency, known=known, reversed_minor=await repo.reversed_minor(originals)
             )
             await repo.add_transactions(result.accepted)
-            return result
+        metrics.ingested(result)
+        return result
 
     # -- runs --------------------------------------------------------------------------------------
 
@@ -347,6 +357,8 @@ class CommissionsApp:
             raise InvalidArgument([FieldViolation("participant_ids", f"at most {MAX_NAMED_PARTICIPANTS:,}")])
         if named and not incremental:
             raise InvalidArgument([FieldViolation("participant_ids", "only an incremental run takes participants")])
+
+        stored: list[RunOutcome] = []  # stays empty when the call replays a stored answer
 
         async def work(repo: Repository) -> M:
             ledger = await repo.ledger(period)
@@ -381,9 +393,23 @@ class CommissionsApp:
                 )
             ]
             await repo.add_run(row, frames, payments, StoredState(state.fingerprint, state.aggregate))
+            stored.append(outcome)
             return response(outcome)
 
-        return await self._command("RunPeriod", request_id, response_type, work, lock=f"period:{period}")
+        started = time.perf_counter()
+        try:
+            answer = await self._command("RunPeriod", request_id, response_type, work, lock=f"period:{period}")
+        except FailedPrecondition:
+            metrics.run_failed(metrics.run_kind(incremental), "failed_precondition")
+            raise
+        except (InvalidArgument, NotFound, AlreadyExists):
+            raise  # the caller's mistake: no run started
+        except Exception:
+            metrics.run_failed(metrics.run_kind(incremental), "error")
+            raise
+        if stored:
+            metrics.run_stored(stored[0], time.perf_counter() - started)
+        return answer
 
     async def add_adjustment(
         self,
@@ -428,6 +454,8 @@ class CommissionsApp:
             overpayment_class=overpayment_class if amount_minor < 0 else None,
         )
 
+        recorded: list[Adjustment] = []  # stays empty when the call replays a stored answer
+
         async def work(repo: Repository) -> M:
             org = await repo.organisation()
             if participant_id not in {p.participant_id for p in org.participants}:
@@ -436,13 +464,19 @@ class CommissionsApp:
             if ledger.finalized:
                 raise FailedPrecondition(f"period {period} is finalized: add the adjustment to an open period instead")
             await repo.add_adjustment(adjustment, period, code)
+            recorded.append(adjustment)
             return response(adjustment.adjustment_id, period)
 
-        return await self._command(
+        answer = await self._command(
             "AddAdjustment", request_id, type(response("", period)), work, lock=f"period:{period}"
         )
+        for a in recorded:
+            metrics.manual_adjustment(a.amount_minor, a.overpayment_class)
+        return answer
 
     async def finalize_period(self, request_id: str, period: Period, response: Callable[[int], M]) -> M:
+        finalized: list[int] = []  # stays empty when the call replays a stored answer
+
         async def work(repo: Repository) -> M:
             ledger = await repo.ledger(period)
             if not ledger.runs:
@@ -453,9 +487,13 @@ class CommissionsApp:
                 raise FailedPrecondition(str(exc)) from None
             await repo.finalize(done)
             assert done.finalized_version is not None
+            finalized.append(done.finalized_version)
             return response(done.finalized_version)
 
-        return await self._command("FinalizePeriod", request_id, type(response(0)), work, lock=f"period:{period}")
+        answer = await self._command("FinalizePeriod", request_id, type(response(0)), work, lock=f"period:{period}")
+        if finalized:
+            metrics.PERIODS_FINALIZED.inc()
+        return answer
 
     async def manages(self, manager_id: str, participant_id: str, period: Period) -> bool:
         async def work(repo: Repository) -> bool:
