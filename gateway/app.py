@@ -48,6 +48,7 @@ def _attach(app: FastAPI, channel: grpc.aio.Channel) -> None:
 
 def _attach_commissions(app: FastAPI, channel: grpc.aio.Channel) -> None:
     app.state.commissions = commissions_pb2_grpc.CommissionsServiceStub(channel)
+    app.state.commissions_health = health_pb2_grpc.HealthStub(channel)
 
 
 def create_app(
@@ -74,7 +75,7 @@ def create_app(
             if parties_channel is None:
                 app.state.parties = app.state.parties_health = None
             if commissions_channel is None:
-                app.state.commissions = None
+                app.state.commissions = app.state.commissions_health = None
             for channel in opened:
                 await channel.close(grace=CHANNEL_CLOSE_GRACE_SECONDS)
 

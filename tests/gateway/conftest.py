@@ -1,5 +1,6 @@
-"""Gateway fixtures: the real app (create_app, lifespan included) wired to the real parties server of
-the session's embedded PostgreSQL, called in-process through httpx's ASGI transport."""
+"""Gateway fixtures: the real app (create_app, lifespan included) wired to the real parties and
+commissions servers of the session's embedded PostgreSQL (a fresh database of each per test module),
+called in-process through httpx's ASGI transport."""
 
 from __future__ import annotations
 
@@ -23,9 +24,17 @@ TokenFactory = Callable[..., dict[str, str]]
 
 
 @pytest.fixture(scope="module")
-def gateway_settings(parties_db_url: str, parties_server: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def gateway_settings(
+    parties_db_url: str, parties_server: str, commissions_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     state_dir: Path = tmp_path_factory.mktemp("gateway-state")
-    return make_settings(parties_db_url, parties_address=parties_server, jwt_secret=SECRET, state_dir=state_dir)
+    return make_settings(
+        parties_db_url,
+        parties_address=parties_server,
+        commissions_address=commissions_server,
+        jwt_secret=SECRET,
+        state_dir=state_dir,
+    )
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -76,3 +85,11 @@ def unique_phone() -> str:
 
 def new_key() -> str:
     return f"test-{uuid.uuid4()}"
+
+
+async def new_person(client: httpx.AsyncClient, auth: TokenFactory, last_name: str, first_name: str) -> str:
+    """Creates a person through the gateway; their party id (a sales person's participant id)."""
+    body = person_body(last_name, first_name, contact_points=[{"phone": unique_phone()}])
+    resp = await client.post("/api/v1/parties", json=body, headers={**auth("agent"), "Idempotency-Key": new_key()})
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["party_id"])

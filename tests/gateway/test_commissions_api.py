@@ -2,9 +2,9 @@
 
 The sales people are parties of the register (created through the gateway); their party ids are their
 participant ids, so a token whose subject is a party id is that participant. The organisation and the
-plans are set up over gRPC (they have no REST routes yet); transactions are uploaded as CSV through the
-gateway, the period is run, and the dashboard, statement and payroll are read back and checked against
-the hand arithmetic of tests/commissions/test_service.py:
+plans are set up through the gateway too (POST /organisation, /plans, /plans/{plan_id}/assignments),
+transactions are uploaded as CSV, the period is run, and the dashboard, statement and payroll are read
+back and checked against the hand arithmetic of tests/commissions/test_service.py:
 
   anna  revenue 130,000, attainment 1.3 -> tier 2 at 6%: 7,800.00
   boris revenue  30,000, attainment 0.3 -> tier 0 at 2%:   600.00 (to quota 70,000; next tier 4%)
@@ -13,43 +13,19 @@ the hand arithmetic of tests/commissions/test_service.py:
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
-import grpc
 import httpx
-import pytest
 import pytest_asyncio
 
-from crm.commissions.v1 import commissions_pb2 as pb
-from crm.commissions.v1 import commissions_pb2_grpc
-from crm.common.v1 import common_pb2
-from crm_runtime.settings import Settings
 from gateway.routes.commissions import MAX_CSV_BYTES
 from tests.commissions.test_service import MGR_PLAN, REP_PLAN
-from tests.conftest import make_settings
-from tests.gateway.conftest import SECRET, TokenFactory, new_key, person_body, unique_phone
+from tests.gateway.conftest import TokenFactory, new_person
 
-Y = common_pb2.Date(year=2026, month=1, day=1)
 BASE = "/api/v1/commissions"
 CSV = "text/csv"
-
-
-@pytest.fixture(scope="module")
-def gateway_settings(
-    parties_db_url: str, parties_server: str, commissions_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
-    state_dir: Path = tmp_path_factory.mktemp("gateway-state")
-    return make_settings(
-        parties_db_url,
-        parties_address=parties_server,
-        commissions_address=commissions_server,
-        jwt_secret=SECRET,
-        state_dir=state_dir,
-    )
 
 
 @dataclass(frozen=True)
@@ -58,13 +34,6 @@ class World:
     boris: str
     vera: str
     upload: httpx.Response
-
-
-async def _party(client: httpx.AsyncClient, auth: TokenFactory, last: str, first: str) -> str:
-    body = person_body(last, first, contact_points=[{"phone": unique_phone()}])
-    resp = await client.post("/api/v1/parties", json=body, headers={**auth("agent"), "Idempotency-Key": new_key()})
-    assert resp.status_code == 201, resp.text
-    return str(resp.json()["party_id"])
 
 
 def _csv() -> str:
@@ -83,37 +52,42 @@ def _csv() -> str:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def world(client: httpx.AsyncClient, auth: TokenFactory, commissions_server: str) -> AsyncIterator[World]:
-    anna = await _party(client, auth, "Смирнова", "Анна")
-    boris = await _party(client, auth, "Кузнецов", "Борис")
-    vera = await _party(client, auth, "Попова", "Вера")
-    async with grpc.aio.insecure_channel(commissions_server) as channel:
-        api = commissions_pb2_grpc.CommissionsServiceStub(channel)
-        await api.SaveOrganisation(
-            pb.SaveOrganisationRequest(
-                request_id="org-1",
-                titles=[pb.Title(title_id=t) for t in ("MGR", "REP")],
-                positions=[
-                    pb.PositionVersion(position_id="M1", title_id="MGR", valid_from=Y),
-                    pb.PositionVersion(position_id="R1", title_id="REP", manager_position_id="M1", valid_from=Y),
-                    pb.PositionVersion(position_id="R2", title_id="REP", manager_position_id="M1", valid_from=Y),
-                ],
-                participants=[
-                    pb.Participant(participant_id=anna, name="Анна"),
-                    pb.Participant(participant_id=boris, name="Борис"),
-                    pb.Participant(participant_id=vera, name="Вера"),
-                ],
-                assignments=[
-                    pb.Assignment(participant_id=vera, position_id="M1", valid_from=Y),
-                    pb.Assignment(participant_id=anna, position_id="R1", valid_from=Y),
-                    pb.Assignment(participant_id=boris, position_id="R2", valid_from=Y),
-                ],
-            )
+async def world(client: httpx.AsyncClient, auth: TokenFactory) -> AsyncIterator[World]:
+    anna = await new_person(client, auth, "Смирнова", "Анна")
+    boris = await new_person(client, auth, "Кузнецов", "Борис")
+    vera = await new_person(client, auth, "Попова", "Вера")
+    finance = auth("finance", sub="fiona")
+    day = "2026-01-01"
+    org = await client.post(
+        f"{BASE}/organisation",
+        json={
+            "titles": [{"title_id": "MGR"}, {"title_id": "REP"}],
+            "positions": [
+                {"position_id": "M1", "title_id": "MGR", "valid_from": day},
+                {"position_id": "R1", "title_id": "REP", "manager_position_id": "M1", "valid_from": day},
+                {"position_id": "R2", "title_id": "REP", "manager_position_id": "M1", "valid_from": day},
+            ],
+            "participants": [
+                {"participant_id": anna, "name": "Анна"},
+                {"participant_id": boris, "name": "Борис"},
+                {"participant_id": vera, "name": "Вера"},
+            ],
+            "assignments": [
+                {"participant_id": vera, "position_id": "M1", "valid_from": day},
+                {"participant_id": anna, "position_id": "R1", "valid_from": day},
+                {"participant_id": boris, "position_id": "R2", "valid_from": day},
+            ],
+        },
+        headers={**finance, "Idempotency-Key": "org-1"},
+    )
+    assert org.status_code == 200, org.text
+    for plan, title in ((REP_PLAN, "REP"), (MGR_PLAN, "MGR")):
+        saved = await client.post(f"{BASE}/plans", json={"plan": plan}, headers=finance)
+        assert saved.status_code == 201, saved.text
+        assigned = await client.post(
+            f"{BASE}/plans/{plan['plan_id']}/assignments", json={"title_id": title, "valid_from": day}, headers=finance
         )
-        await api.SavePlan(pb.SavePlanRequest(request_id="plan-rep", plan_json=json.dumps(REP_PLAN)))
-        await api.SavePlan(pb.SavePlanRequest(request_id="plan-mgr", plan_json=json.dumps(MGR_PLAN)))
-        await api.AssignPlan(pb.AssignPlanRequest(request_id="a-rep", plan_id="rep", title_id="REP", valid_from=Y))
-        await api.AssignPlan(pb.AssignPlanRequest(request_id="a-mgr", plan_id="mgr", title_id="MGR", valid_from=Y))
+        assert assigned.status_code == 201, assigned.text
     upload = await client.post(
         f"{BASE}/transactions",
         content=_csv().encode(),
@@ -232,6 +206,7 @@ async def test_statement_traces_lines_to_measurements_credits_and_transactions(
     ]
     assert revenue["credits"][0]["credit_date"] == "2026-03-05"
     assert [(p["earning_code"], p["amount"]["amount"]) for p in st["payroll"]] == [("COMMISSION", "7800.00")]
+    assert st["adjustments"] == []
 
 
 async def test_payroll_csv_download(client: httpx.AsyncClient, auth: TokenFactory, world: World, march: dict) -> None:

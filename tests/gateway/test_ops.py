@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -20,20 +21,37 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"parties": "SERVING"}}
+    assert ready.json() == {"status": "ready", "checks": {"parties": "SERVING", "commissions": "SERVING"}}
 
 
-async def test_not_ready_when_the_service_is_down(gateway_settings: Settings) -> None:
-    settings = gateway_settings.model_copy(update={"parties_address": f"127.0.0.1:{free_port()}"})
-    app = create_app(settings)
+async def _with_dead(gateway_settings: Settings, *dead: str) -> tuple[httpx.Response, httpx.Response]:
+    """/healthz and /readyz of a gateway whose dead upstreams' addresses lead nowhere."""
+    update = {f"{name}_address": f"127.0.0.1:{free_port()}" for name in dead}
+    app = create_app(gateway_settings.model_copy(update=update))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
-            assert (await http.get("/healthz")).status_code == 200
-            response = await http.get("/readyz")
+            return await http.get("/healthz"), await http.get("/readyz")
+
+
+@pytest.mark.parametrize(
+    ("dead", "checks"),
+    [
+        (("parties",), {"parties": "UNAVAILABLE", "commissions": "SERVING"}),
+        (("commissions",), {"parties": "SERVING", "commissions": "UNAVAILABLE"}),
+        (("parties", "commissions"), {"parties": "UNAVAILABLE", "commissions": "UNAVAILABLE"}),
+    ],
+)
+async def test_not_ready_when_a_service_is_down(
+    gateway_settings: Settings, dead: tuple[str, ...], checks: dict[str, str]
+) -> None:
+    live, response = await _with_dead(gateway_settings, *dead)
+    assert live.status_code == 200  # liveness never looks at the upstreams
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["checks"] == {"parties": "UNAVAILABLE"}
+    body = response.json()
+    assert body["checks"] == checks
+    assert body["detail"] == "; ".join(f"{name}: UNAVAILABLE" for name in checks if name in dead)
 
 
 async def test_metrics_use_route_templates(client: httpx.AsyncClient, auth: TokenFactory) -> None:
