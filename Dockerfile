@@ -9,6 +9,10 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/crm
+# The DejaVu fonts plan documents (PDF) are set in: Cyrillic and Latin. Copied into the runtime stage.
+RUN apt-get update -qq \
+    && apt-get install -y -qq --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies first, so that a code change does not reinstall them.
 COPY requirements.txt pyproject.toml ./
@@ -36,6 +40,7 @@ LABEL org.opencontainers.image.title="crm" \
 RUN groupadd --system --gid 10001 crm \
     && useradd --system --uid 10001 --gid crm --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin crm
 COPY --from=build /opt/crm /opt/crm
+COPY --from=build /usr/share/fonts/truetype/dejavu /usr/share/fonts/truetype/dejavu
 ENV PATH=/opt/crm/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -13,7 +13,18 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Where the local stack keeps its data (database cluster, dev keys, Temporal's database).
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".crm"
 
-ROLES = ("admin", "data_steward", "senior_data_steward", "agent", "marketer", "sales", "manager", "finance")
+ROLES = (
+    "admin",
+    "data_steward",
+    "senior_data_steward",
+    "agent",
+    "marketer",
+    "sales",
+    "manager",
+    "finance",
+    "compensation",
+    "director",
+)
 
 
 class Settings(BaseSettings):
@@ -61,6 +72,18 @@ class Settings(BaseSettings):
     # Review cases: remind after this long without a decision, escalate to a senior steward after that.
     duplicate_review_reminder_hours: float = Field(default=48.0, gt=0)
     duplicate_review_escalation_hours: float = Field(default=120.0, gt=0)
+
+    # Commissions: individual plan approvals and disputes remind after the first SLA and escalate to the
+    # assignee's manager after the second; a director approves plans whose target incentive is above the
+    # threshold (in the plan's currency). A distribution drafts and submits documents in batches, at most
+    # `distribution_concurrency` at a time.
+    plan_approval_reminder_hours: float = Field(default=48.0, gt=0)
+    plan_approval_escalation_hours: float = Field(default=120.0, gt=0)
+    plan_approval_director_threshold: float = Field(default=300_000.0, ge=0)
+    dispute_reminder_hours: float = Field(default=48.0, gt=0)
+    dispute_escalation_hours: float = Field(default=120.0, gt=0)
+    distribution_batch_size: int = Field(default=100, ge=1, le=1000)
+    distribution_concurrency: int = Field(default=8, ge=1, le=64)
 
     @field_validator("database_url", "parties_database_url", "commissions_database_url")
     @classmethod

@@ -98,6 +98,7 @@ class DisputeWorkflow:
                     notify=[target, assignee],
                 )
             await workflow.wait_condition(lambda seen=seen: self._changes != seen)
+        await workflow.wait_condition(workflow.all_handlers_finished)
         if self._state.status == "resolved":
             try:
                 self._recalculated = await workflow.execute_activity_method(
@@ -123,9 +124,19 @@ class DisputeWorkflow:
         return True
 
     async def _record(
-        self, action: str, actor: str, comment: str, *, notify: list[str], amount_minor: int = 0, cls: str = ""
+        self,
+        action: str,
+        actor: str,
+        comment: str,
+        *,
+        notify: list[str],
+        amount_minor: int = 0,
+        cls: str = "",
+        state: DisputeState | None = None,
     ) -> dict[str, Any]:
+        """Records a step with the state it leads to (``state``, default the current one)."""
         self._events += 1
+        state = state or self._state
         result = await workflow.execute_activity_method(
             CommissionsActivities.record_dispute_step,
             DisputeStepInput(
@@ -134,8 +145,8 @@ class DisputeWorkflow:
                 action=action,
                 actor=actor,
                 comment=comment,
-                status=self._state.status,
-                assignee=self._state.assignee,
+                status=state.status,
+                assignee=state.assignee,
                 notify=[n for n in notify if n],
                 amount_minor=amount_minor,
                 overpayment_class=cls,
@@ -146,9 +157,9 @@ class DisputeWorkflow:
         attributes = workflow.info().typed_search_attributes
         updates = []
         if CRM_STATUS in attributes:
-            updates.append(CRM_STATUS.value_set(self._state.status))
+            updates.append(CRM_STATUS.value_set(state.status))
         if CRM_STEP in attributes:
-            updates.append(CRM_STEP.value_set(self._state.assignee or "done"))
+            updates.append(CRM_STEP.value_set(state.assignee or "done"))
         if updates:
             workflow.upsert_search_attributes(updates)
         return result
@@ -156,13 +167,12 @@ class DisputeWorkflow:
     @workflow.update(name="decide")
     async def decide(self, data: dict[str, Any]) -> dict[str, Any]:
         decision = DisputeDecision.of(data)
-        before = self._state
+        after = self._state.apply(decision)
         self._applying = True
         try:
-            self._state = before.apply(decision)
             notify = [self._input["participant_id"]] if decision.action != "provide_info" else []
-            if self._state.assignee and self._state.assignee != self._input["participant_id"]:
-                notify.append(self._state.assignee)
+            if after.assignee and after.assignee != self._input["participant_id"]:
+                notify.append(after.assignee)
             await self._record(
                 PAST[decision.action],
                 decision.actor,
@@ -170,13 +180,14 @@ class DisputeWorkflow:
                 notify=notify,
                 amount_minor=decision.amount_minor if decision.action == "resolve" else 0,
                 cls=decision.overpayment_class if decision.action == "resolve" else "",
+                state=after,
             )
         except ActivityError as exc:
-            self._state = before
             cause = exc.cause or exc
             raise ApplicationError(f"the decision could not be recorded: {cause}", non_retryable=True) from exc
         finally:
             self._applying = False
+        self._state = after
         self._changes += 1
         return self.summary()
 

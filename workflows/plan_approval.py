@@ -94,6 +94,7 @@ class PlanApprovalWorkflow:
                     step=step.step,
                 )
             await workflow.wait_condition(lambda seen=seen: self._changes != seen)
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return self.summary()
 
     async def _changed_within(self, seen: int, wait: timedelta) -> bool:
@@ -104,10 +105,18 @@ class PlanApprovalWorkflow:
         return True
 
     async def _record(
-        self, action: str, actor: str, comment: str, *, notify: list[str], step: str | None = None
+        self,
+        action: str,
+        actor: str,
+        comment: str,
+        *,
+        notify: list[str],
+        step: str | None = None,
+        state: ApprovalState | None = None,
     ) -> dict[str, Any]:
+        """Records a step with the state it leads to (``state``, default the current one)."""
         self._events += 1
-        state = self._state
+        state = state or self._state
         request = PlanStepInput(
             request_id=f"{workflow.info().workflow_id}/{workflow.info().run_id}/{self._events}",
             participant_id=self._input["participant_id"],
@@ -127,16 +136,16 @@ class PlanApprovalWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RETRY,
         )
-        self._publish()
+        self._publish(state)
         return result
 
-    def _publish(self) -> None:
+    def _publish(self, state: ApprovalState) -> None:
         attributes = workflow.info().typed_search_attributes
         updates = []
         if CRM_STATUS in attributes:
-            updates.append(CRM_STATUS.value_set(self._state.status))
+            updates.append(CRM_STATUS.value_set(state.status))
         if CRM_STEP in attributes:
-            updates.append(CRM_STEP.value_set(self._state.current_step or "done"))
+            updates.append(CRM_STEP.value_set(state.current_step or "done"))
         if updates:
             workflow.upsert_search_attributes(updates)
 
@@ -148,20 +157,28 @@ class PlanApprovalWorkflow:
         after = before.apply(decision, new_version=new_version)
         self._applying = True
         try:
-            self._state = after
             notify = self._notify(before, after, decision)
             step = before.current_step if decision.action != "resubmit" else after.current_step
-            await self._record(PAST[decision.action], decision.actor, decision.comment, notify=notify, step=step)
+            await self._record(
+                PAST[decision.action], decision.actor, decision.comment, notify=notify, step=step, state=after
+            )
             if after.status == "distributed" and before.status != "distributed":
                 await self._record(
-                    "distributed", "system:plan-approval", "", notify=[self._input["participant_id"]], step=step
+                    "distributed",
+                    "system:plan-approval",
+                    "",
+                    notify=[self._input["participant_id"]],
+                    step=step,
+                    state=after,
                 )
         except ActivityError as exc:
-            self._state = before
             cause = exc.cause or exc
             raise ApplicationError(f"the decision could not be recorded: {cause}", non_retryable=True) from exc
         finally:
             self._applying = False
+        # The state changes only once the decision is recorded: the run loop and the SLA timers see
+        # either the old state or the recorded new one, never a decision half-applied.
+        self._state = after
         self._changes += 1
         return self.summary()
 

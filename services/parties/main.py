@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 from crm_runtime.grpc_server import GrpcApp
 from crm_runtime.service import serve_service, start_service
 from crm_runtime.settings import Settings
+from crm_runtime.temporal import temporal_connector
 from services.parties import servicer
 from services.parties.app import PartiesApp
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-
-def temporal_connector(settings: Settings) -> Any:
-    """A lazy, cached Temporal client: the service starts and serves reads even while Temporal is down."""
-    client: Any = None
-    lock = asyncio.Lock()
-
-    async def connect() -> Any:
-        nonlocal client
-        async with lock:
-            if client is None:
-                from temporalio.client import Client
-                from temporalio.contrib.opentelemetry import TracingInterceptor
-
-                client = await asyncio.wait_for(
-                    Client.connect(
-                        settings.temporal_address,
-                        namespace=settings.temporal_namespace,
-                        interceptors=[TracingInterceptor()],
-                    ),
-                    timeout=5,
-                )
-        return client
-
-    return connect
 
 
 async def start(settings: Settings, *, port: int | None = None) -> tuple[GrpcApp, PartiesApp]:

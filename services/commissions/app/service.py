@@ -31,8 +31,13 @@ from crm_runtime.errors import (
     NotFound,
     Violations,
 )
+from crm_runtime.settings import Settings
+from crm_runtime.temporal import TemporalConnector
 from services.commissions import metrics
+from services.commissions.app.disputes import Disputes
+from services.commissions.app.documents import PlanDocuments
 from services.commissions.app.runs import MAX_NAMED_PARTICIPANTS, PeriodRunner, RunOutcome, rebuild_result
+from services.commissions.app.workflow_client import WorkflowClient
 from services.commissions.domain.dashboard import DashboardIndex, TeamMember
 from services.commissions.domain.errors import (
     CalculationError,
@@ -111,8 +116,19 @@ class StoredRun:
 
 
 class CommissionsApp:
-    def __init__(self, engine: AsyncEngine, cached_runs: int = 4) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        cached_runs: int = 4,
+        *,
+        temporal: TemporalConnector | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         self.engine = engine
+        self.settings = settings or Settings()
+        workflows = WorkflowClient(temporal, self.settings.temporal_task_queue)
+        self.documents = PlanDocuments(self, workflows, self.settings)
+        self.disputes = Disputes(self, workflows, self.settings)
         # Stored runs are immutable: keep the last few read (with their dashboard index) so that
         # dashboards and statements do not reload a whole run per call.
         self._runs: OrderedDict[tuple[Period, int, bool], StoredRun] = OrderedDict()

@@ -679,7 +679,8 @@ class PlanBook:
     plans: tuple[Plan, ...] = ()
     assignments: tuple[PlanAssignment, ...] = ()
     overrides: tuple[VariableOverride, ...] = ()
-    _compiled: dict[str, CompiledPlan] = field(default_factory=dict, compare=False, repr=False)
+    # Not an init field: `dataclasses.replace(book, plans=...)` must not inherit the old plans' compiled forms.
+    _compiled: dict[str, CompiledPlan] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @cached_property
     def by_id(self) -> dict[str, Plan]:
