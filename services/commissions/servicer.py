@@ -34,6 +34,7 @@ from services.commissions.domain.results import ADJUSTMENT_SCHEMA, RunResult
 from services.commissions.domain.statements import credits_behind, participant_statement, run_totals
 from services.commissions.domain.transactions import TransactionRow
 from services.commissions.servicer_documents import DocumentsServicer
+from services.commissions.servicer_what_if import WhatIfServicer
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CommissionsService"].full_name
 ROLES = {
@@ -88,7 +89,7 @@ def _required_id(problems: Violations, value: str, field: str) -> str:
     return value
 
 
-class CommissionsServicer(DocumentsServicer, commissions_pb2_grpc.CommissionsServiceServicer):
+class CommissionsServicer(DocumentsServicer, WhatIfServicer, commissions_pb2_grpc.CommissionsServiceServicer):
     def __init__(self, app: CommissionsApp) -> None:
         self.app = app
 

@@ -37,6 +37,7 @@ from services.commissions import metrics
 from services.commissions.app.disputes import Disputes
 from services.commissions.app.documents import PlanDocuments
 from services.commissions.app.runs import MAX_NAMED_PARTICIPANTS, PeriodRunner, RunOutcome, rebuild_result
+from services.commissions.app.what_if import WhatIf
 from services.commissions.app.workflow_client import WorkflowClient
 from services.commissions.domain.dashboard import DashboardIndex, TeamMember
 from services.commissions.domain.errors import (
@@ -129,6 +130,7 @@ class CommissionsApp:
         workflows = WorkflowClient(temporal, self.settings.temporal_task_queue)
         self.documents = PlanDocuments(self, workflows, self.settings)
         self.disputes = Disputes(self, workflows, self.settings)
+        self.what_if = WhatIf(self)
         # Stored runs are immutable: keep the last few read (with their dashboard index) so that
         # dashboards and statements do not reload a whole run per call.
         self._runs: OrderedDict[tuple[Period, int, bool], StoredRun] = OrderedDict()
