@@ -76,8 +76,8 @@ TRANSACTIONS_INGESTED = Counter(
 ADJUSTMENTS = Counter(
     "crm_commissions_adjustments_total",
     "Adjustments by source and treatment (PAID, RECOVERABLE, RECORDED). A manual adjustment is counted "
-    "once, when recorded; a prior-period adjustment by every run that issues it (a re-run of the open "
-    "period issues the outstanding ones again; only the finalized run pays them).",
+    "once, when recorded; a prior-period adjustment once, when the run that pays it is finalized (runs "
+    "of the open period before that may issue it again).",
     ["source", "treatment"],
 )
 PERIODS_FINALIZED = Counter("crm_commissions_periods_finalized_total", "Periods finalized (their latest run frozen).")
@@ -99,7 +99,7 @@ def run_kind(incremental: bool) -> str:
 
 
 def run_stored(outcome: RunOutcome, seconds: float) -> None:
-    """A run that was stored: its kind, duration, participants and the prior-period adjustments it issued."""
+    """A run that was stored: its kind, duration and participants."""
     result = outcome.result
     kind = result.kind
     RUNS.labels(kind, "ok").inc()
@@ -107,10 +107,13 @@ def run_stored(outcome: RunOutcome, seconds: float) -> None:
     PAID_PARTICIPANTS.labels(kind).observe(result.payments.height)
     if kind == "INCREMENTAL":
         RECOMPUTED_PARTICIPANTS.observe(outcome.recomputed_participants)
-    ids = [a.adjustment_id for a in outcome.prior_period_adjustments]
-    if ids:
-        issued = result.adjustments.filter(pl.col("adjustment_id").is_in(ids))
-        adjustments("prior_period", issued["treatment"].to_list())
+
+
+def finalized(adjustments_frame: pl.DataFrame) -> None:
+    """A period finalized: the prior-period adjustments its frozen run pays are counted now, once."""
+    PERIODS_FINALIZED.inc()
+    issued = adjustments_frame.filter(pl.col("origin_period").is_not_null())
+    adjustments("prior_period", issued["treatment"].to_list())
 
 
 def run_failed(kind: str, outcome: str) -> None:

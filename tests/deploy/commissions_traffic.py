@@ -9,7 +9,8 @@ position that does not exist, rejected); anna gets a +500.00 bonus, boris a -300
 his own fault (recorded, never deducted). A full run, then anna's late 20,000 and an incremental run
 (one participant recomputed), then March is finalized and a run of it is refused. A late March sale of
 boris (10,000) comes with April's sales: April's full run issues him a +500.00 prior-period adjustment,
-and recovers from anna's April payment a -100.00 overpayment due to a counting error (RECOVERABLE).
+and recovers from anna's April payment a -100.00 overpayment due to a counting error (RECOVERABLE);
+April is then finalized, which is when the prior-period adjustment is counted.
 """
 
 from __future__ import annotations
@@ -131,4 +132,6 @@ async def drive_commissions(api: commissions_pb2_grpc.CommissionsServiceStub) ->
         )
     )
     april = await api.RunPeriod(pb.RunPeriodRequest(request_id="traffic-april-1", period=APRIL))
+    # Finalizing April pays (and counts, once) the prior-period adjustment its run carries.
+    await api.FinalizePeriod(pb.FinalizePeriodRequest(request_id="traffic-finalize-april", period=APRIL))
     return Story((first, late, april_rows), (full, incremental, april), refused)

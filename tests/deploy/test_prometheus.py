@@ -217,7 +217,7 @@ def test_prometheus_scrapes_the_commissions_story(prometheus: str) -> None:
         ("manual", "RECOVERABLE"): 1,
         ("prior_period", "PAID"): 1,
     }
-    assert series('sum(crm_commissions_periods_finalized_total{role="commissions"})') == {(): 1}
+    assert series('sum(crm_commissions_periods_finalized_total{role="commissions"})') == {(): 2}
     # The service's own gRPC calls, by method, on the same target.
     methods = series(
         'sum by (grpc_method) (crm_grpc_server_handled_total{role="commissions", '

@@ -493,7 +493,7 @@ class CommissionsApp:
         return answer
 
     async def finalize_period(self, request_id: str, period: Period, response: Callable[[int], M]) -> M:
-        finalized: list[int] = []  # stays empty when the call replays a stored answer
+        finalized: list[pl.DataFrame] = []  # the frozen run's adjustments; empty for a replayed answer
 
         async def work(repo: Repository) -> M:
             ledger = await repo.ledger(period)
@@ -505,12 +505,13 @@ class CommissionsApp:
                 raise FailedPrecondition(str(exc)) from None
             await repo.finalize(done)
             assert done.finalized_version is not None
-            finalized.append(done.finalized_version)
+            frozen = await repo.frames(period, done.finalized_version, names=("adjustments",))
+            finalized.append(frozen["adjustments"])
             return response(done.finalized_version)
 
         answer = await self._command("FinalizePeriod", request_id, type(response(0)), work, lock=f"period:{period}")
-        if finalized:
-            metrics.PERIODS_FINALIZED.inc()
+        for frame in finalized:
+            metrics.finalized(frame)
         return answer
 
     async def manages(self, manager_id: str, participant_id: str, period: Period) -> bool:
