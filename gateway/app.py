@@ -110,7 +110,7 @@ def create_app(
             allow_origins=origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match"],
-            expose_headers=["ETag", "Location", "Retry-After"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Content-SHA256"],
         )
     app.add_middleware(MetricsMiddleware)
     FastAPIInstrumentor.instrument_app(app)

@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.routes import catalogue, commissions, data, duplicates, items, parties, relations
+from gateway.routes import (
+    catalogue,
+    commissions,
+    commissions_documents,
+    commissions_what_if,
+    data,
+    duplicates,
+    items,
+    parties,
+    relations,
+)
 
 
 def api_routers() -> list[APIRouter]:
@@ -20,4 +30,6 @@ def api_routers() -> list[APIRouter]:
         relations.router,
         catalogue.router,
         commissions.router,
+        commissions_documents.router,
+        commissions_what_if.router,
     ]

@@ -109,6 +109,46 @@ def _day(value: date | None) -> common_pb2.Date | None:
 _PARTICIPANT_FIELDS = {"participant_id": "path.participant_id", "period": "path.period"}
 
 
+async def manages(
+    principal: Principal,
+    participant_id: str,
+    period: str,
+    commissions: Commissions,
+    managing_roles: frozenset[str] = frozenset({MANAGER_ROLE}),
+) -> bool:
+    """Whether the caller holds one of managing_roles and a position above the participant's during
+    the period (asked of the service's CheckManager)."""
+    if not principal.roles & managing_roles:
+        return False
+    check = pb.CheckManagerRequest(manager_id=principal.subject, participant_id=participant_id, period=period)
+    answer = await call(commissions.CheckManager, check, fields=_PARTICIPANT_FIELDS, service=COMMISSIONS)
+    return bool(answer.manages)
+
+
+async def check_participant_access(
+    principal: Principal,
+    participant_id: str,
+    period: str,
+    commissions: Commissions,
+    privileged: frozenset[str] = ALL_FIGURES_ROLES,
+    managing_roles: frozenset[str] = frozenset({MANAGER_ROLE}),
+) -> None:
+    """Admits the participant themselves, holders of a privileged role and the participant's managers
+    during the period; 403 for anyone else."""
+    if principal.subject == participant_id or principal.roles & privileged:
+        return
+    if principal.roles & managing_roles:
+        if await manages(principal, participant_id, period, commissions, managing_roles):
+            return
+        detail = f"you do not manage participant {participant_id} in {period}"
+    else:
+        detail = (
+            "you may see only your own figures; others' need one of the roles "
+            f"{', '.join(sorted(privileged))}, or managing them"
+        )
+    raise Problem(403, "forbidden", "Forbidden", detail)
+
+
 async def participant_viewer(
     participant_id: ParticipantId,
     period: PeriodParam,
@@ -117,17 +157,8 @@ async def participant_viewer(
 ) -> Principal:
     """The participant themselves, finance, an admin, or a manager of the participant during the
     period (someone holding role manager whose position is above theirs); 403 for anyone else."""
-    if principal.subject == participant_id or principal.roles & ALL_FIGURES_ROLES:
-        return principal
-    if MANAGER_ROLE in principal.roles:
-        check = pb.CheckManagerRequest(manager_id=principal.subject, participant_id=participant_id, period=period)
-        answer = await call(commissions.CheckManager, check, fields=_PARTICIPANT_FIELDS, service=COMMISSIONS)
-        if answer.manages:
-            return principal
-        detail = f"you do not manage participant {participant_id} in {period}"
-    else:
-        detail = "you may see only your own figures; others' need role finance or admin, or managing them"
-    raise Problem(403, "forbidden", "Forbidden", detail)
+    await check_participant_access(principal, participant_id, period, commissions)
+    return principal
 
 
 Viewer = Annotated[Principal, Depends(participant_viewer)]
