@@ -73,6 +73,7 @@ class DisputeWorkflow:
         self._changes = 0
         self._events = 0
         self._applying = False
+        self._opened = False  # the opening is recorded: decisions are recorded after it
         self._recalculated: dict[str, Any] | None = None
 
     @workflow.run
@@ -80,6 +81,7 @@ class DisputeWorkflow:
         reminder = timedelta(seconds=float(inp["reminder_seconds"]))
         escalation = max(timedelta(seconds=float(inp["escalation_seconds"])) - reminder, timedelta(0))
         await self._record("opened", inp["participant_id"], "", notify=[self._state.assignee])
+        self._opened = True
         while not self._state.closed:
             seen = self._changes
             if await self._changed_within(seen, reminder):
@@ -167,12 +169,17 @@ class DisputeWorkflow:
     @workflow.update(name="decide")
     async def decide(self, data: dict[str, Any]) -> dict[str, Any]:
         decision = DisputeDecision.of(data)
-        after = self._state.apply(decision)
         self._applying = True
         try:
+            # A decision sent right after the opening waits until "opened" is recorded: the two activities
+            # would race, and an "opened" recorded last would put the dispute back to open in the service.
+            await workflow.wait_condition(lambda: self._opened)
+            after = self._state.apply(decision)
             notify = [self._input["participant_id"]] if decision.action != "provide_info" else []
             if after.assignee and after.assignee != self._input["participant_id"]:
                 notify.append(after.assignee)
+            if decision.action == "withdraw" and self._state.assignee not in ("", self._input["participant_id"]):
+                notify.append(self._state.assignee)  # whoever had it to decide learns it is gone
             await self._record(
                 PAST[decision.action],
                 decision.actor,

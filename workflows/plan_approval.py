@@ -68,6 +68,7 @@ class PlanApprovalWorkflow:
         self._changes = 0  # applied decisions: what the SLA timers wait on
         self._events = 0  # recorded steps: numbers the activities' request ids
         self._applying = False
+        self._submitted = False  # the submission is recorded: decisions are recorded after it
 
     @workflow.run
     async def run(self, inp: ApprovalInput) -> dict[str, Any]:
@@ -75,6 +76,7 @@ class PlanApprovalWorkflow:
         escalation = max(timedelta(seconds=float(inp["escalation_seconds"])) - reminder, timedelta(0))
         first = self._state.chain[0]
         await self._record("submitted", self._state.author, "", notify=[first.assignee])
+        self._submitted = True
         while not self._state.closed:
             seen = self._changes
             if await self._changed_within(seen, reminder):
@@ -153,10 +155,14 @@ class PlanApprovalWorkflow:
     async def decide(self, data: dict[str, Any]) -> dict[str, Any]:
         decision = Decision.of(data)
         new_version = int(data["new_version"]) if data.get("new_version") else None
-        before = self._state
-        after = before.apply(decision, new_version=new_version)
         self._applying = True
         try:
+            # A decision sent right after the submission waits until "submitted" is recorded: the two
+            # activities would race, and a "submitted" recorded last would put the document back at the
+            # first step in the service (and after the decision in the audit trail).
+            await workflow.wait_condition(lambda: self._submitted)
+            before = self._state
+            after = before.apply(decision, new_version=new_version)
             notify = self._notify(before, after, decision)
             step = before.current_step if decision.action != "resubmit" else after.current_step
             await self._record(

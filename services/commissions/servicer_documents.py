@@ -106,6 +106,7 @@ def dispute_pb(row: DisputeRow, history: tuple[EventRow, ...] = ()) -> pb.Disput
         closed_at=rfc3339(row.closed_at),
         workflow_id=row.workflow_id,
         history=[event_pb(e) for e in history],
+        currency=row.currency,
     )
 
 
@@ -255,6 +256,7 @@ class DocumentsServicer:
             request.comment,
             request.adjustment.minor_units,
             CLASSES.get(request.overpayment_class),
+            request.adjustment.currency_code,
         )
         return dispute_pb(row)
 

@@ -38,6 +38,10 @@ CLOSED = ("resolved", "rejected", "withdrawn")
 MAX_TEXT_LENGTH = 2000
 MAX_REFERENCES = 10
 AGE_BUCKETS = ((2, "0-2d"), (7, "3-7d"), (30, "8-30d"))
+#: Steps the workflow records that leave the dispute where it is (OpenDispute sets the opened status
+#: itself). Their status is not written: recorded late (a reminder's activity racing a decision's), it
+#: would undo the decision's, even reopen a closed dispute.
+SAME_STATUS = ("opened", "reminded", "escalated")
 
 
 def dispute_workflow_id(period: str, participant_id: str, dispute_id: str) -> str:
@@ -148,6 +152,9 @@ class Disputes:
                 currency = found[transaction_id].currency
             manager, escalation = dispute_handlers(org, pid, period.last_day)
             dispute_id = str(uuid.uuid4())
+            # Held until this transaction commits: the workflow started below records its first step
+            # (RecordDisputeStep takes the same lock) only once the dispute's row is visible.
+            await repo.lock(f"dispute:{dispute_id}")
             wid = dispute_workflow_id(str(period), pid, dispute_id)
             store = DocumentStore(repo.conn)
             row_ = DisputeRow(
@@ -210,6 +217,7 @@ class Disputes:
         comment: str,
         amount_minor: int,
         overpayment_class: OverpaymentClass | None,
+        currency: str = "",
     ) -> DisputeRow:
         problems = Violations()
         dispute_id = _name(dispute_id, "dispute_id", problems)
@@ -233,6 +241,14 @@ class Disputes:
             raise NotFound(f"no dispute {dispute_id}")
         if row.status in CLOSED:
             raise FailedPrecondition(f"the dispute is closed ({row.status})")
+        if currency.strip() and currency.strip().upper() != row.currency:
+            raise InvalidArgument(
+                [
+                    FieldViolation(
+                        "adjustment.currency_code", f"the dispute is in {row.currency}, not {currency.strip()}"
+                    )
+                ]
+            )
         await self.workflows.update(
             row.workflow_id,
             "decide",
@@ -276,6 +292,9 @@ class Disputes:
         async with self.core.engine.begin() as conn:
             repo = Repository(conn)
             store = DocumentStore(conn)
+            # Waits for the OpenDispute that started the workflow to commit (see `open`): before that the
+            # row is invisible here and the workflow's first step would fail with NOT_FOUND.
+            await repo.lock(f"dispute:{dispute_id}")
             row = await store.dispute(dispute_id, lock=True)
             if row is None:
                 raise NotFound(f"no dispute {dispute_id}")
@@ -294,7 +313,8 @@ class Disputes:
                 )
                 await repo.add_adjustment(adj, period, row.currency)
                 adjustment = (amount_minor, adj.adjustment_id, str(period))
-            await store.update_dispute(dispute_id, status=status, assignee=assignee, adjustment=adjustment)
+            if action not in SAME_STATUS:
+                await store.update_dispute(dispute_id, status=status, assignee=assignee, adjustment=adjustment)
             subject = f"Dispute {dispute_id} ({row.period}): {action}" + (f" by {actor}" if actor else "")
             if comment:
                 subject += f": {comment[:300]}"

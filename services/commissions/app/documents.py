@@ -59,6 +59,12 @@ STATUS = {
     "withdrawn": "WITHDRAWN",
 }
 OPEN_STATUSES = ("IN_APPROVAL", "DISTRIBUTED")
+#: Steps the workflow records that leave the document where it is (SubmitPlanDocument sets the submitted
+#: status itself). Their status is not written: recorded late (a reminder's activity racing a decision's),
+#: it would undo the decision's.
+SAME_STATUS = ("submitted", "reminded", "escalated")
+#: A version whose approval has ended: decisions about it are refused.
+CLOSED_STATUSES = ("ACCEPTED", "WITHDRAWN")
 
 
 def approval_workflow_id(period: str, participant_id: str) -> str:
@@ -287,6 +293,9 @@ class PlanDocuments:
         target = next((d for d in versions if d.version == version), None)
         if target is None:
             raise NotFound(f"no version {version} of the plan document of {pid} for {period}")
+        if target.status in CLOSED_STATUSES:
+            # Its workflow has ended: Temporal would answer "not found", but the document is there.
+            raise FailedPrecondition(f"the approval is closed ({target.status.lower()})")
         wid = next((d.workflow_id for d in reversed(versions) if d.workflow_id), "")
         if not wid:
             raise FailedPrecondition("the document has not been submitted for approval")
@@ -351,14 +360,15 @@ class PlanDocuments:
                     await store.update_document(
                         pid, str(period), version, chain=previous.chain, workflow_id=previous.workflow_id
                     )
-            await store.update_document(
-                pid,
-                str(period),
-                version,
-                status=status,
-                current_step=current_step,
-                comment=comment[:MAX_COMMENT] if action in ("returned", "rejected") else None,
-            )
+            if action not in SAME_STATUS:
+                await store.update_document(
+                    pid,
+                    str(period),
+                    version,
+                    status=status,
+                    current_step=current_step,
+                    comment=comment[:MAX_COMMENT] if action in ("returned", "rejected") else None,
+                )
             subject = f"Plan document {period} v{version} of {pid}: {action}" + (f" by {actor}" if actor else "")
             if comment:
                 subject += f": {comment[:300]}"

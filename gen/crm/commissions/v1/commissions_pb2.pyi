@@ -2299,6 +2299,10 @@ Global___RecordPlanDocumentStepRequest: _TypeAlias = RecordPlanDocumentStepReque
 
 @_typing.final
 class DistributePlanDocumentsRequest(_message.Message):
+    """A repeat while the distribution runs answers its progress; after it has ended a repeat distributes
+    again, which drafts nothing new for unchanged terms and leaves running approvals as they are.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
@@ -2412,6 +2416,7 @@ class Dispute(_message.Message):
     WORKFLOW_ID_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
     ADJUSTMENT_PERIOD_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
     dispute_id: _builtins.str
     participant_id: _builtins.str
     period: _builtins.str
@@ -2433,6 +2438,8 @@ class Dispute(_message.Message):
     workflow_id: _builtins.str
     adjustment_period: _builtins.str
     """The open period the adjustment is paid in."""
+    currency: _builtins.str
+    """The currency of the disputed figures, and of the adjustment that resolves the dispute."""
     @_builtins.property
     def references(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -2461,10 +2468,11 @@ class Dispute(_message.Message):
         workflow_id: _builtins.str = ...,
         history: _abc.Iterable[Global___PlanDocumentEvent] | None = ...,
         adjustment_period: _builtins.str = ...,
+        currency: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["adjustment", b"adjustment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment", b"adjustment", "adjustment_id", b"adjustment_id", "adjustment_period", b"adjustment_period", "assignee", b"assignee", "closed_at", b"closed_at", "dispute_id", b"dispute_id", "history", b"history", "incentive_id", b"incentive_id", "manager_id", b"manager_id", "opened_at", b"opened_at", "participant_id", b"participant_id", "period", b"period", "position_id", b"position_id", "reason", b"reason", "references", b"references", "status", b"status", "text", b"text", "transaction_id", b"transaction_id", "workflow_id", b"workflow_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjustment", b"adjustment", "adjustment_id", b"adjustment_id", "adjustment_period", b"adjustment_period", "assignee", b"assignee", "closed_at", b"closed_at", "currency", b"currency", "dispute_id", b"dispute_id", "history", b"history", "incentive_id", b"incentive_id", "manager_id", b"manager_id", "opened_at", b"opened_at", "participant_id", b"participant_id", "period", b"period", "position_id", b"position_id", "reason", b"reason", "references", b"references", "status", b"status", "text", b"text", "transaction_id", b"transaction_id", "workflow_id", b"workflow_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2538,7 +2546,9 @@ class DecideDisputeRequest(_message.Message):
     def actor_roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def adjustment(self) -> _common_pb2.Money:
-        """resolve: the adjustment paid (positive) or taken back (negative, with its class)."""
+        """resolve: the adjustment paid (positive) or taken back (negative, with its class), in the
+        dispute's currency (an empty currency_code means that currency).
+        """
 
     def __init__(
         self,
@@ -3063,6 +3073,11 @@ Global___EstimateDealRequest: _TypeAlias = EstimateDealRequest  # noqa: Y015
 
 @_typing.final
 class KpiMove(_message.Message):
+    """How a deal moves one of the participant's figures. A measurement's entry has its id and its values
+    before and after (tier fields 0). A tiered incentive's entry has the id "<incentive_id>:tier", the
+    tier value (attainment, or the base) before and after, and the tier indexes (-1: no tier).
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     MEASUREMENT_ID_FIELD_NUMBER: _builtins.int
