@@ -105,7 +105,7 @@ class CommissionsActivities:
     @activity.defn(name="record_plan_step")
     async def record_plan_step(self, step: PlanStepInput) -> dict[str, Any]:
         try:
-            doc = await self._api().RecordPlanDocumentStep(
+            answer = await self._api().RecordPlanDocumentStep(
                 pb.RecordPlanDocumentStepRequest(
                     request_id=step["request_id"],
                     participant_id=step["participant_id"],
@@ -123,6 +123,7 @@ class CommissionsActivities:
             )
         except grpc.aio.AioRpcError as exc:
             raise rpc_error("RecordPlanDocumentStep", exc) from exc
+        doc = answer.document
         return {"version": doc.version, "status": pb.PlanDocumentStatus.Name(doc.status)}
 
     @activity.defn(name="record_dispute_step")
@@ -131,7 +132,7 @@ class CommissionsActivities:
         if step["amount_minor"]:
             amount = common_pb2.Money(minor_units=step["amount_minor"])
         try:
-            dispute = await self._api().RecordDisputeStep(
+            answer = await self._api().RecordDisputeStep(
                 pb.RecordDisputeStepRequest(
                     request_id=step["request_id"],
                     dispute_id=step["dispute_id"],
@@ -148,6 +149,7 @@ class CommissionsActivities:
             )
         except grpc.aio.AioRpcError as exc:
             raise rpc_error("RecordDisputeStep", exc) from exc
+        dispute = answer.dispute
         return {"status": dispute.status, "adjustment_id": dispute.adjustment_id}
 
     @activity.defn(name="recalculate_participant")
@@ -156,9 +158,11 @@ class CommissionsActivities:
         dashboard show the resolution now rather than at the next scheduled run."""
         api = self._api()
         try:
-            dispute = await api.GetDispute(
-                pb.GetDisputeRequest(dispute_id=request["dispute_id"]), timeout=RPC_TIMEOUT_SECONDS
-            )
+            dispute = (
+                await api.GetDispute(
+                    pb.GetDisputeRequest(dispute_id=request["dispute_id"]), timeout=RPC_TIMEOUT_SECONDS
+                )
+            ).dispute
             run = await api.RunPeriod(
                 pb.RunPeriodRequest(
                     request_id=request["request_id"],
@@ -184,7 +188,7 @@ class CommissionsActivities:
         for i, pid in enumerate(batch["participant_ids"]):
             activity.heartbeat(i)
             try:
-                doc = await api.DraftPlanDocument(
+                drafted = await api.DraftPlanDocument(
                     pb.DraftPlanDocumentRequest(
                         request_id=f"{batch['request_prefix']}/{pid}",
                         participant_id=pid,
@@ -195,7 +199,10 @@ class CommissionsActivities:
                 )
                 await api.SubmitPlanDocument(
                     pb.SubmitPlanDocumentRequest(
-                        participant_id=pid, period=batch["period"], version=doc.version, author=batch["author"]
+                        participant_id=pid,
+                        period=batch["period"],
+                        version=drafted.document.version,
+                        author=batch["author"],
                     ),
                     timeout=RPC_TIMEOUT_SECONDS,
                 )

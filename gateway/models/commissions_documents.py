@@ -175,7 +175,7 @@ class Distribution(Output):
     failures: list[str] = Field(description='"participant: reason" for each document that could not be submitted.')
 
     @classmethod
-    def of(cls, m: pb.DistributePlanDocumentsResponse) -> Distribution:
+    def of(cls, m: pb.DistributePlanDocumentsResponse | pb.GetDistributionResponse) -> Distribution:
         return cls(
             workflow_id=m.workflow_id,
             total=m.total,

@@ -172,7 +172,7 @@ async def draft_plan_document(
     )
     result = await call(commissions.DraftPlanDocument, request, fields=_DOCUMENT_FIELDS, service=COMMISSIONS)
     response.headers["Location"] = f"{BASE}/periods/{period}/participants/{participant_id}/plan-document"
-    return _document(result)
+    return _document(result.document)
 
 
 @router.post(DOCUMENT + "/versions/{version}/submit", responses=documented(404, 409))
@@ -187,7 +187,7 @@ async def submit_plan_document(
         participant_id=participant_id, period=period, version=version, author=principal.subject
     )
     result = await call(commissions.SubmitPlanDocument, request, fields=_DOCUMENT_FIELDS, service=COMMISSIONS)
-    return _document(result)
+    return _document(result.document)
 
 
 @router.post(DOCUMENT + "/versions/{version}/decisions", responses=documented(404, 409))
@@ -214,7 +214,7 @@ async def decide_plan_document(
         comment=body.comment,
     )
     result = await call(commissions.DecidePlanDocument, request, fields=_DOCUMENT_FIELDS, service=COMMISSIONS)
-    return _document(result)
+    return _document(result.document)
 
 
 @router.get(DOCUMENT, responses=documented(404))
@@ -406,8 +406,8 @@ async def open_dispute(
         fields={"participant_id": "path.participant_id", "period": "path.period"},
         service=COMMISSIONS,
     )
-    response.headers["Location"] = f"{BASE}/disputes/{result.dispute_id}"
-    return Dispute.of(result)
+    response.headers["Location"] = f"{BASE}/disputes/{result.dispute.dispute_id}"
+    return Dispute.of(result.dispute)
 
 
 @router.get("/disputes", responses=documented(422))
@@ -483,14 +483,15 @@ async def get_dispute(dispute_id: DisputeId, principal: Anyone, commissions: Com
     result = await call(
         commissions.GetDispute, pb.GetDisputeRequest(dispute_id=dispute_id), fields=_DISPUTE_FIELDS, service=COMMISSIONS
     )
-    involved = principal.subject in (result.participant_id, result.manager_id) or _is_me(principal, result.assignee)
+    found = result.dispute
+    involved = principal.subject in (found.participant_id, found.manager_id) or _is_me(principal, found.assignee)
     if not (
         involved
         or principal.roles & set(TEAM_ROLES)
-        or await manages(principal, result.participant_id, result.period, commissions, MANAGING_ROLES)
+        or await manages(principal, found.participant_id, found.period, commissions, MANAGING_ROLES)
     ):
         raise Problem(403, "forbidden", "Forbidden", "the dispute is neither yours nor waiting for you")
-    return Dispute.of(result)
+    return Dispute.of(found)
 
 
 @router.post("/disputes/{dispute_id}/decisions", responses=documented(404, 409))
@@ -530,7 +531,7 @@ async def decide_dispute(
         },
         service=COMMISSIONS,
     )
-    return Dispute.of(result)
+    return Dispute.of(result.dispute)
 
 
 # -- notifications ---------------------------------------------------------------------------------

@@ -121,8 +121,14 @@ def notification_pb(n: NotificationRow) -> pb.Notification:
     )
 
 
-def _progress(workflow_id: str, progress: dict[str, object]) -> pb.DistributePlanDocumentsResponse:
-    return pb.DistributePlanDocumentsResponse(
+def _progress(
+    workflow_id: str,
+    progress: dict[str, object],
+    kind: type[pb.DistributePlanDocumentsResponse] | type[pb.GetDistributionResponse] = (
+        pb.DistributePlanDocumentsResponse
+    ),
+) -> pb.DistributePlanDocumentsResponse | pb.GetDistributionResponse:
+    return kind(
         workflow_id=workflow_id,
         total=int(progress.get("total", 0)),  # type: ignore[call-overload]
         submitted=int(progress.get("submitted", 0)),  # type: ignore[call-overload]
@@ -137,38 +143,36 @@ class DocumentsServicer:
 
     async def DraftPlanDocument(
         self, request: pb.DraftPlanDocumentRequest, context: grpc.aio.ServicerContext
-    ) -> pb.PlanDocument:
+    ) -> pb.DraftPlanDocumentResponse:
         return await self.app.documents.draft(
             request.request_id,
             request.participant_id,
             request.period,
             request.author,
             request.language,
-            document_pb,
-            pb.PlanDocument,
+            lambda row: pb.DraftPlanDocumentResponse(document=document_pb(row)),
+            pb.DraftPlanDocumentResponse,
         )
 
     async def SubmitPlanDocument(
         self, request: pb.SubmitPlanDocumentRequest, context: grpc.aio.ServicerContext
-    ) -> pb.PlanDocument:
-        return document_pb(
-            await self.app.documents.submit(request.participant_id, request.period, request.version, request.author)
-        )
+    ) -> pb.SubmitPlanDocumentResponse:
+        row = await self.app.documents.submit(request.participant_id, request.period, request.version, request.author)
+        return pb.SubmitPlanDocumentResponse(document=document_pb(row))
 
     async def DecidePlanDocument(
         self, request: pb.DecidePlanDocumentRequest, context: grpc.aio.ServicerContext
-    ) -> pb.PlanDocument:
-        return document_pb(
-            await self.app.documents.decide(
-                request.participant_id,
-                request.period,
-                request.version,
-                request.action,
-                request.actor,
-                list(request.actor_roles),
-                request.comment,
-            )
+    ) -> pb.DecidePlanDocumentResponse:
+        row = await self.app.documents.decide(
+            request.participant_id,
+            request.period,
+            request.version,
+            request.action,
+            request.actor,
+            list(request.actor_roles),
+            request.comment,
         )
+        return pb.DecidePlanDocumentResponse(document=document_pb(row))
 
     async def GetPlanDocument(
         self, request: pb.GetPlanDocumentRequest, context: grpc.aio.ServicerContext
@@ -193,22 +197,21 @@ class DocumentsServicer:
 
     async def RecordPlanDocumentStep(
         self, request: pb.RecordPlanDocumentStepRequest, context: grpc.aio.ServicerContext
-    ) -> pb.PlanDocument:
-        return document_pb(
-            await self.app.documents.record_step(
-                request.request_id,
-                request.participant_id,
-                request.period,
-                request.version,
-                request.step,
-                request.action,
-                request.actor,
-                request.comment,
-                request.current_step,
-                STATUS_NAME.get(request.status, ""),
-                list(request.notify),
-            )
+    ) -> pb.RecordPlanDocumentStepResponse:
+        row = await self.app.documents.record_step(
+            request.request_id,
+            request.participant_id,
+            request.period,
+            request.version,
+            request.step,
+            request.action,
+            request.actor,
+            request.comment,
+            request.current_step,
+            STATUS_NAME.get(request.status, ""),
+            list(request.notify),
         )
+        return pb.RecordPlanDocumentStepResponse(document=document_pb(row))
 
     async def DistributePlanDocuments(
         self, request: pb.DistributePlanDocumentsRequest, context: grpc.aio.ServicerContext
@@ -220,9 +223,9 @@ class DocumentsServicer:
 
     async def GetDistribution(
         self, request: pb.GetDistributionRequest, context: grpc.aio.ServicerContext
-    ) -> pb.DistributePlanDocumentsResponse:
+    ) -> pb.GetDistributionResponse:
         wid, progress = await self.app.documents.distribution(request.period, request.plan_id)
-        return _progress(wid, progress)
+        return _progress(wid, progress, pb.GetDistributionResponse)
 
     async def ListNotifications(
         self, request: pb.ListNotificationsRequest, context: grpc.aio.ServicerContext
@@ -232,7 +235,9 @@ class DocumentsServicer:
 
     # -- disputes -------------------------------------------------------------------------------------
 
-    async def OpenDispute(self, request: pb.OpenDisputeRequest, context: grpc.aio.ServicerContext) -> pb.Dispute:
+    async def OpenDispute(
+        self, request: pb.OpenDisputeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.OpenDisputeResponse:
         return await self.app.disputes.open(
             request.request_id,
             request.participant_id,
@@ -243,11 +248,13 @@ class DocumentsServicer:
             request.incentive_id,
             request.transaction_id,
             list(request.references),
-            dispute_pb,
-            pb.Dispute,
+            lambda row: pb.OpenDisputeResponse(dispute=dispute_pb(row)),
+            pb.OpenDisputeResponse,
         )
 
-    async def DecideDispute(self, request: pb.DecideDisputeRequest, context: grpc.aio.ServicerContext) -> pb.Dispute:
+    async def DecideDispute(
+        self, request: pb.DecideDisputeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DecideDisputeResponse:
         row = await self.app.disputes.decide(
             request.dispute_id,
             request.action,
@@ -258,11 +265,13 @@ class DocumentsServicer:
             CLASSES.get(request.overpayment_class),
             request.adjustment.currency_code,
         )
-        return dispute_pb(row)
+        return pb.DecideDisputeResponse(dispute=dispute_pb(row))
 
-    async def GetDispute(self, request: pb.GetDisputeRequest, context: grpc.aio.ServicerContext) -> pb.Dispute:
+    async def GetDispute(
+        self, request: pb.GetDisputeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetDisputeResponse:
         view = await self.app.disputes.get(request.dispute_id)
-        return dispute_pb(view.row, view.history)
+        return pb.GetDisputeResponse(dispute=dispute_pb(view.row, view.history))
 
     async def ListDisputes(
         self, request: pb.ListDisputesRequest, context: grpc.aio.ServicerContext
@@ -272,7 +281,7 @@ class DocumentsServicer:
 
     async def RecordDisputeStep(
         self, request: pb.RecordDisputeStepRequest, context: grpc.aio.ServicerContext
-    ) -> pb.Dispute:
+    ) -> pb.RecordDisputeStepResponse:
         row = await self.app.disputes.record_step(
             request.request_id,
             request.dispute_id,
@@ -285,7 +294,7 @@ class DocumentsServicer:
             request.adjustment.minor_units,
             CLASSES.get(request.overpayment_class),
         )
-        return dispute_pb(row)
+        return pb.RecordDisputeStepResponse(dispute=dispute_pb(row))
 
     async def GetDisputeReport(
         self, request: pb.GetDisputeReportRequest, context: grpc.aio.ServicerContext

@@ -169,17 +169,21 @@ async def document(api: Api, participant: str, version: int = 0, *, pdf: bool = 
 
 
 async def draft_and_submit(api: Api, participant: str, author: str = "olga") -> pb.PlanDocument:
-    doc = await api.DraftPlanDocument(
-        pb.DraftPlanDocumentRequest(
-            request_id=f"draft-{participant}-{uuid.uuid4().hex[:6]}",
-            participant_id=participant,
-            period=PERIOD,
-            author=author,
+    doc = (
+        await api.DraftPlanDocument(
+            pb.DraftPlanDocumentRequest(
+                request_id=f"draft-{participant}-{uuid.uuid4().hex[:6]}",
+                participant_id=participant,
+                period=PERIOD,
+                author=author,
+            )
         )
-    )
-    return await api.SubmitPlanDocument(
-        pb.SubmitPlanDocumentRequest(participant_id=participant, period=PERIOD, version=doc.version, author=author)
-    )
+    ).document
+    return (
+        await api.SubmitPlanDocument(
+            pb.SubmitPlanDocumentRequest(participant_id=participant, period=PERIOD, version=doc.version, author=author)
+        )
+    ).document
 
 
 def decide(participant: str, version: int, action: str, actor: str, *roles: str, comment: str = "") -> Any:
@@ -196,3 +200,148 @@ def decide(participant: str, version: int, action: str, actor: str, *roles: str,
 
 async def notifications(api: Api, recipient: str) -> list[pb.Notification]:
     return list((await api.ListNotifications(pb.ListNotificationsRequest(recipient=recipient))).notifications)
+
+
+# -- added for the dispute and dev-server tests -----------------------------------------------------------
+
+
+def rub(amount: str) -> common_pb2.Money:
+    from decimal import Decimal
+
+    return common_pb2.Money(currency_code="RUB", minor_units=int(Decimal(amount) * 100))
+
+
+def sale(tid: str, day: str, amount: str, position: str) -> pb.TransactionRow:
+    return pb.TransactionRow(
+        transaction_id=tid, date=day, amount=amount, currency="RUB", position_id=position, product="loan"
+    )
+
+
+async def ingest(api: Api, *rows: pb.TransactionRow) -> pb.IngestTransactionsResponse:
+    async def chunks() -> AsyncIterator[pb.IngestTransactionsRequest]:
+        yield pb.IngestTransactionsRequest(currency="RUB", rows=list(rows))
+
+    return await api.IngestTransactions(chunks())
+
+
+def open_dispute_request(
+    participant: str = "anna",
+    *,
+    period: str = PERIOD,
+    reason: int = pb.DISPUTE_REASON_WRONG_RATE,
+    text: str = "The rate applied to my March sales is 2%, my plan says 4% from the quota",
+    position: str = "R1",
+    incentive: str = "commission",
+    transaction: str = "",
+    references: tuple[str, ...] = ("deal 4711", "plan rep v1, tier 2"),
+    request_id: str = "",
+) -> pb.OpenDisputeRequest:
+    return pb.OpenDisputeRequest(
+        request_id=request_id or f"dispute-{uuid.uuid4().hex[:8]}",
+        participant_id=participant,
+        period=period,
+        reason=reason,  # type: ignore[arg-type]
+        text=text,
+        position_id=position,
+        incentive_id=incentive,
+        transaction_id=transaction,
+        references=list(references),
+    )
+
+
+def decide_dispute(
+    dispute_id: str,
+    action: str,
+    actor: str,
+    *roles: str,
+    comment: str = "",
+    amount: str = "",
+    overpayment: int = pb.OVERPAYMENT_CLASS_UNSPECIFIED,
+) -> pb.DecideDisputeRequest:
+    return pb.DecideDisputeRequest(
+        dispute_id=dispute_id,
+        action=action,
+        actor=actor,
+        actor_roles=list(roles),
+        comment=comment,
+        adjustment=rub(amount) if amount else None,
+        overpayment_class=overpayment,  # type: ignore[arg-type]
+    )
+
+
+def row_counts(postgres: Any, db_url: str, tables: tuple[str, ...]) -> dict[str, int]:
+    """Row counts of commissions tables, read straight from the module's database."""
+    from urllib.parse import urlsplit
+
+    name = urlsplit(db_url).path.lstrip("/")
+    query = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM commissions.{t}" for t in tables)
+    counts = {}
+    for line in postgres.psql(query, database=name).splitlines():
+        table, count = line.split("|")
+        counts[table] = int(count)
+    return counts
+
+
+@dataclass
+class DevStack:
+    """The commissions server and a worker (`workflows.worker.run_worker`, the production entry point)
+    on the Temporal dev server; the worker can be stopped and started again mid-test."""
+
+    client: Client
+    api: Api
+    queue: str
+    worker_settings: Settings
+    worker: asyncio.Task[None] | None = None
+    stop: asyncio.Event | None = None
+
+    async def start_worker(self) -> None:
+        from workflows.worker import run_worker
+
+        assert self.worker is None, "a worker is running already"
+        self.stop = asyncio.Event()
+        self.worker = asyncio.create_task(run_worker(self.worker_settings, stop=self.stop))
+
+    async def stop_worker(self) -> None:
+        if self.worker is None or self.stop is None:
+            return
+        self.stop.set()
+        await asyncio.wait_for(self.worker, timeout=30)
+        self.worker = self.stop = None
+
+
+@asynccontextmanager
+async def dev_stack(temporal: Any, db_url: str, **overrides: Any) -> AsyncIterator[DevStack]:
+    """A `DevStack` on its own task queue (workers of other modules sharing the session's dev server never
+    pick up its workflows). Workflows still running at the end are terminated: the dev server lives for
+    the whole session and a waiting approval would otherwise block the same workflow id elsewhere."""
+    from services.commissions.main import start
+
+    queue = f"commissions-dev-{uuid.uuid4().hex[:8]}"
+    settings = service_settings(
+        db_url,
+        temporal_address=temporal.address,
+        temporal_namespace=temporal.namespace,
+        temporal_task_queue=queue,
+        **overrides,
+    )
+    grpc_app, _ = await start(settings, port=0)
+    address = f"127.0.0.1:{grpc_app.port}"
+    client = await Client.connect(temporal.address, namespace=temporal.namespace)
+    try:
+        async with grpc.aio.insecure_channel(address) as channel:
+            stack = DevStack(
+                client,
+                commissions_pb2_grpc.CommissionsServiceStub(channel),
+                queue,
+                settings.model_copy(update={"commissions_address": address}),
+            )
+            await stack.start_worker()
+            try:
+                yield stack
+            finally:
+                await stack.stop_worker()
+                running = f"TaskQueue = '{queue}' AND ExecutionStatus = 'Running'"
+                async for execution in client.list_workflows(running):
+                    await client.get_workflow_handle(execution.id, run_id=execution.run_id).terminate("test over")
+    finally:
+        await grpc_app.stop(grace=1)

@@ -67,12 +67,14 @@ async def test_approved_all_the_way_and_signed(stack: Stack, env: WorkflowEnviro
     attributes = (await handle.describe()).typed_search_attributes
     assert (attributes.get(PARTICIPANT), attributes.get(STEP)) == ("anna", "manager")
 
-    approved = await stack.api.DecidePlanDocument(decide("anna", doc.version, "approve", "vera", "manager"))
+    approved = (await stack.api.DecidePlanDocument(decide("anna", doc.version, "approve", "vera", "manager"))).document
     assert (approved.status, approved.current_step) == (pb.PLAN_DOCUMENT_STATUS_IN_APPROVAL, "finance")
-    distributed = await stack.api.DecidePlanDocument(decide("anna", doc.version, "approve", "fiona", "finance"))
+    distributed = (
+        await stack.api.DecidePlanDocument(decide("anna", doc.version, "approve", "fiona", "finance"))
+    ).document
     assert (distributed.status, distributed.current_step) == (pb.PLAN_DOCUMENT_STATUS_DISTRIBUTED, "participant")
     assert any(n.kind == "distributed" for n in await notifications(stack.api, "anna"))
-    accepted = await stack.api.DecidePlanDocument(decide("anna", doc.version, "accept", "anna"))
+    accepted = (await stack.api.DecidePlanDocument(decide("anna", doc.version, "accept", "anna"))).document
     assert accepted.status == pb.PLAN_DOCUMENT_STATUS_ACCEPTED
     assert (await handle.result())["status"] == "accepted"
     assert (await handle.describe()).typed_search_attributes.get(STEP) == "done"
@@ -90,9 +92,11 @@ async def test_approved_all_the_way_and_signed(stack: Stack, env: WorkflowEnviro
     assert full.pdf.startswith(b"%PDF-")
     assert json.loads(full.document.terms_json)["terms"]["participant_id"] == "anna"
     # The same terms drafted again give the accepted version back, untouched.
-    again = await stack.api.DraftPlanDocument(
-        pb.DraftPlanDocumentRequest(request_id="anna-again", participant_id="anna", period=PERIOD, author="olga")
-    )
+    again = (
+        await stack.api.DraftPlanDocument(
+            pb.DraftPlanDocumentRequest(request_id="anna-again", participant_id="anna", period=PERIOD, author="olga")
+        )
+    ).document
     assert (again.version, again.status, again.pdf_hash) == (
         1,
         pb.PLAN_DOCUMENT_STATUS_ACCEPTED,
@@ -105,9 +109,11 @@ async def test_a_return_goes_back_to_the_author_and_a_new_version_starts_again(s
     assert [s.step for s in doc.chain] == ["manager", "finance", "director", "participant"]
     assert doc.chain[2].assignee == "gleb"  # 500,000 is above the threshold: the top of the hierarchy
     await stack.api.DecidePlanDocument(decide("boris", 1, "approve", "vera"))
-    returned = await stack.api.DecidePlanDocument(
-        decide("boris", 1, "return", "fiona", "finance", comment="quota must be 120,000")
-    )
+    returned = (
+        await stack.api.DecidePlanDocument(
+            decide("boris", 1, "return", "fiona", "finance", comment="quota must be 120,000")
+        )
+    ).document
     assert (returned.status, returned.current_step, returned.comment) == (
         pb.PLAN_DOCUMENT_STATUS_RETURNED,
         "revision",
@@ -116,16 +122,18 @@ async def test_a_return_goes_back_to_the_author_and_a_new_version_starts_again(s
     told = await notifications(stack.api, "olga")
     assert any(n.kind == "returned" and "quota must be 120,000" in n.subject for n in told)
 
-    v2 = await stack.api.DraftPlanDocument(
-        pb.DraftPlanDocumentRequest(request_id="boris-v2", participant_id="boris", period=PERIOD, author="olga")
-    )
+    v2 = (
+        await stack.api.DraftPlanDocument(
+            pb.DraftPlanDocumentRequest(request_id="boris-v2", participant_id="boris", period=PERIOD, author="olga")
+        )
+    ).document
     assert (v2.version, v2.status) == (2, pb.PLAN_DOCUMENT_STATUS_DRAFT)
-    resubmitted = await stack.api.DecidePlanDocument(decide("boris", 2, "resubmit", "olga"))
+    resubmitted = (await stack.api.DecidePlanDocument(decide("boris", 2, "resubmit", "olga"))).document
     assert (resubmitted.status, resubmitted.current_step) == (pb.PLAN_DOCUMENT_STATUS_IN_APPROVAL, "manager")
     assert (await document(stack.api, "boris", 1)).document.status == pb.PLAN_DOCUMENT_STATUS_SUPERSEDED
     for actor, roles in (("vera", ()), ("fiona", ("finance",)), ("gleb", ("director",))):
         await stack.api.DecidePlanDocument(decide("boris", 2, "approve", actor, *roles))
-    signed = await stack.api.DecidePlanDocument(decide("boris", 2, "accept", "boris"))
+    signed = (await stack.api.DecidePlanDocument(decide("boris", 2, "accept", "boris"))).document
     assert signed.status == pb.PLAN_DOCUMENT_STATUS_ACCEPTED
     trail = actions(await document(stack.api, "boris"))
     assert (
@@ -151,7 +159,7 @@ async def test_reminder_after_the_first_sla_and_escalation_after_the_second(
 
     await eventually(escalated, "escalated to gleb")
     # After the escalation the manager's manager may decide too.
-    approved = await stack.api.DecidePlanDocument(decide("carl", doc.version, "approve", "gleb"))
+    approved = (await stack.api.DecidePlanDocument(decide("carl", doc.version, "approve", "gleb"))).document
     assert approved.current_step == "finance"
     trail = actions(await document(stack.api, "carl"))
     assert [a for _, a, _ in trail] == ["drafted", "submitted", "reminded", "escalated", "approved"]
@@ -161,7 +169,7 @@ async def test_the_author_withdraws(stack: Stack) -> None:
     # vera's own document: her manager is gleb.
     doc = await draft_and_submit(stack.api, "vera")
     assert doc.chain[0].assignee == "gleb"
-    withdrawn = await stack.api.DecidePlanDocument(decide("vera", doc.version, "withdraw", "olga"))
+    withdrawn = (await stack.api.DecidePlanDocument(decide("vera", doc.version, "withdraw", "olga"))).document
     assert withdrawn.status == pb.PLAN_DOCUMENT_STATUS_WITHDRAWN
     result = await stack.client.get_workflow_handle(doc.workflow_id).result()
     assert result["status"] == "withdrawn"

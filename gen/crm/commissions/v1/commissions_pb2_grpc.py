@@ -129,17 +129,17 @@ class CommissionsServiceStub:
         self.DraftPlanDocument = channel.unary_unary(
                 '/crm.commissions.v1.CommissionsService/DraftPlanDocument',
                 request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DraftPlanDocumentRequest.SerializeToString,
-                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DraftPlanDocumentResponse.FromString,
                 _registered_method=True)
         self.SubmitPlanDocument = channel.unary_unary(
                 '/crm.commissions.v1.CommissionsService/SubmitPlanDocument',
                 request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.SubmitPlanDocumentRequest.SerializeToString,
-                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.SubmitPlanDocumentResponse.FromString,
                 _registered_method=True)
         self.DecidePlanDocument = channel.unary_unary(
                 '/crm.commissions.v1.CommissionsService/DecidePlanDocument',
                 request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DecidePlanDocumentRequest.SerializeToString,
-                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DecidePlanDocumentResponse.FromString,
                 _registered_method=True)
         self.GetPlanDocument = channel.unary_unary(
                 '/crm.commissions.v1.CommissionsService/GetPlanDocument',
@@ -154,7 +154,7 @@ class CommissionsServiceStub:
         self.RecordPlanDocumentStep = channel.unary_unary(
                 '/crm.commissions.v1.CommissionsService/RecordPlanDocumentStep',
                 request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordPlanDocumentStepRequest.SerializeToString,
-                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordPlanDocumentStepResponse.FromString,
                 _registered_method=True)
         self.DistributePlanDocuments = channel.unary_unary(
                 '/crm.commissions.v1.CommissionsService/DistributePlanDocuments',
@@ -164,22 +164,22 @@ class CommissionsServiceStub:
         self.GetDistribution = channel.unary_unary(
                 '/crm.commissions.v1.CommissionsService/GetDistribution',
                 request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDistributionRequest.SerializeToString,
-                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DistributePlanDocumentsResponse.FromString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDistributionResponse.FromString,
                 _registered_method=True)
         self.OpenDispute = channel.unary_unary(
                 '/crm.commissions.v1.CommissionsService/OpenDispute',
                 request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.OpenDisputeRequest.SerializeToString,
-                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.OpenDisputeResponse.FromString,
                 _registered_method=True)
         self.DecideDispute = channel.unary_unary(
                 '/crm.commissions.v1.CommissionsService/DecideDispute',
                 request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DecideDisputeRequest.SerializeToString,
-                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DecideDisputeResponse.FromString,
                 _registered_method=True)
         self.GetDispute = channel.unary_unary(
                 '/crm.commissions.v1.CommissionsService/GetDispute',
                 request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeRequest.SerializeToString,
-                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeResponse.FromString,
                 _registered_method=True)
         self.ListDisputes = channel.unary_unary(
                 '/crm.commissions.v1.CommissionsService/ListDisputes',
@@ -189,7 +189,7 @@ class CommissionsServiceStub:
         self.RecordDisputeStep = channel.unary_unary(
                 '/crm.commissions.v1.CommissionsService/RecordDisputeStep',
                 request_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordDisputeStepRequest.SerializeToString,
-                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+                response_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordDisputeStepResponse.FromString,
                 _registered_method=True)
         self.GetDisputeReport = channel.unary_unary(
                 '/crm.commissions.v1.CommissionsService/GetDisputeReport',
@@ -571,17 +571,17 @@ def add_CommissionsServiceServicer_to_server(servicer, server):
             'DraftPlanDocument': grpc.unary_unary_rpc_method_handler(
                     servicer.DraftPlanDocument,
                     request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DraftPlanDocumentRequest.FromString,
-                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.SerializeToString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DraftPlanDocumentResponse.SerializeToString,
             ),
             'SubmitPlanDocument': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitPlanDocument,
                     request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.SubmitPlanDocumentRequest.FromString,
-                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.SerializeToString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.SubmitPlanDocumentResponse.SerializeToString,
             ),
             'DecidePlanDocument': grpc.unary_unary_rpc_method_handler(
                     servicer.DecidePlanDocument,
                     request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DecidePlanDocumentRequest.FromString,
-                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.SerializeToString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DecidePlanDocumentResponse.SerializeToString,
             ),
             'GetPlanDocument': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPlanDocument,
@@ -596,7 +596,7 @@ def add_CommissionsServiceServicer_to_server(servicer, server):
             'RecordPlanDocumentStep': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordPlanDocumentStep,
                     request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordPlanDocumentStepRequest.FromString,
-                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.SerializeToString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordPlanDocumentStepResponse.SerializeToString,
             ),
             'DistributePlanDocuments': grpc.unary_unary_rpc_method_handler(
                     servicer.DistributePlanDocuments,
@@ -606,22 +606,22 @@ def add_CommissionsServiceServicer_to_server(servicer, server):
             'GetDistribution': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDistribution,
                     request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDistributionRequest.FromString,
-                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DistributePlanDocumentsResponse.SerializeToString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDistributionResponse.SerializeToString,
             ),
             'OpenDispute': grpc.unary_unary_rpc_method_handler(
                     servicer.OpenDispute,
                     request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.OpenDisputeRequest.FromString,
-                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.SerializeToString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.OpenDisputeResponse.SerializeToString,
             ),
             'DecideDispute': grpc.unary_unary_rpc_method_handler(
                     servicer.DecideDispute,
                     request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DecideDisputeRequest.FromString,
-                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.SerializeToString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.DecideDisputeResponse.SerializeToString,
             ),
             'GetDispute': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDispute,
                     request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeRequest.FromString,
-                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.SerializeToString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeResponse.SerializeToString,
             ),
             'ListDisputes': grpc.unary_unary_rpc_method_handler(
                     servicer.ListDisputes,
@@ -631,7 +631,7 @@ def add_CommissionsServiceServicer_to_server(servicer, server):
             'RecordDisputeStep': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordDisputeStep,
                     request_deserializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordDisputeStepRequest.FromString,
-                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.SerializeToString,
+                    response_serializer=crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordDisputeStepResponse.SerializeToString,
             ),
             'GetDisputeReport': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDisputeReport,
@@ -1146,7 +1146,7 @@ class CommissionsService:
             target,
             '/crm.commissions.v1.CommissionsService/DraftPlanDocument',
             crm_dot_commissions_dot_v1_dot_commissions__pb2.DraftPlanDocumentRequest.SerializeToString,
-            crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.DraftPlanDocumentResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1173,7 +1173,7 @@ class CommissionsService:
             target,
             '/crm.commissions.v1.CommissionsService/SubmitPlanDocument',
             crm_dot_commissions_dot_v1_dot_commissions__pb2.SubmitPlanDocumentRequest.SerializeToString,
-            crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.SubmitPlanDocumentResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1200,7 +1200,7 @@ class CommissionsService:
             target,
             '/crm.commissions.v1.CommissionsService/DecidePlanDocument',
             crm_dot_commissions_dot_v1_dot_commissions__pb2.DecidePlanDocumentRequest.SerializeToString,
-            crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.DecidePlanDocumentResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1281,7 +1281,7 @@ class CommissionsService:
             target,
             '/crm.commissions.v1.CommissionsService/RecordPlanDocumentStep',
             crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordPlanDocumentStepRequest.SerializeToString,
-            crm_dot_commissions_dot_v1_dot_commissions__pb2.PlanDocument.FromString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordPlanDocumentStepResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1335,7 +1335,7 @@ class CommissionsService:
             target,
             '/crm.commissions.v1.CommissionsService/GetDistribution',
             crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDistributionRequest.SerializeToString,
-            crm_dot_commissions_dot_v1_dot_commissions__pb2.DistributePlanDocumentsResponse.FromString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDistributionResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1362,7 +1362,7 @@ class CommissionsService:
             target,
             '/crm.commissions.v1.CommissionsService/OpenDispute',
             crm_dot_commissions_dot_v1_dot_commissions__pb2.OpenDisputeRequest.SerializeToString,
-            crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.OpenDisputeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1389,7 +1389,7 @@ class CommissionsService:
             target,
             '/crm.commissions.v1.CommissionsService/DecideDispute',
             crm_dot_commissions_dot_v1_dot_commissions__pb2.DecideDisputeRequest.SerializeToString,
-            crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.DecideDisputeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1416,7 +1416,7 @@ class CommissionsService:
             target,
             '/crm.commissions.v1.CommissionsService/GetDispute',
             crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeRequest.SerializeToString,
-            crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.GetDisputeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1470,7 +1470,7 @@ class CommissionsService:
             target,
             '/crm.commissions.v1.CommissionsService/RecordDisputeStep',
             crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordDisputeStepRequest.SerializeToString,
-            crm_dot_commissions_dot_v1_dot_commissions__pb2.Dispute.FromString,
+            crm_dot_commissions_dot_v1_dot_commissions__pb2.RecordDisputeStepResponse.FromString,
             options,
             channel_credentials,
             insecure,

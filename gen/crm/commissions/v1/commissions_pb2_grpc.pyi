@@ -88,17 +88,17 @@ class CommissionsServiceStub:
     """What finance checks before finalizing: a run's totals by earning code, deposits, draws, recoveries,
     balances and adjustments (manual and prior-period), and the change against the previous run.
     """
-    DraftPlanDocument: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.DraftPlanDocumentRequest, _commissions_pb2.PlanDocument]
+    DraftPlanDocument: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.DraftPlanDocumentRequest, _commissions_pb2.DraftPlanDocumentResponse]
     """-- individual plan documents and their approval ------------------------------------------------
     Drafts the participant's individual plan document for a period (personal quota, rates, tiers,
     terms; PDF with content and file hashes). The same terms as the latest version return that
     version; changed terms make a new version (an accepted version is never changed).
     """
-    SubmitPlanDocument: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.SubmitPlanDocumentRequest, _commissions_pb2.PlanDocument]
+    SubmitPlanDocument: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.SubmitPlanDocumentRequest, _commissions_pb2.SubmitPlanDocumentResponse]
     """Starts the approval workflow of a drafted version (plan-approval/<period>/<participant>):
     manager, finance, a director above the target-incentive threshold, then the participant signs.
     """
-    DecidePlanDocument: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.DecidePlanDocumentRequest, _commissions_pb2.PlanDocument]
+    DecidePlanDocument: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.DecidePlanDocumentRequest, _commissions_pb2.DecidePlanDocumentResponse]
     """A decision on the current step, delivered to the workflow as a validated update: approve,
     return (for revision), reject, accept (sign), withdraw (the author), resubmit (the author, a new
     version after a return). FAILED_PRECONDITION with the reason when it is not this actor's turn.
@@ -107,7 +107,7 @@ class CommissionsServiceStub:
     """A document version with its approval chain, status and audit trail; the PDF when asked for."""
     ListPlanDocuments: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.ListPlanDocumentsRequest, _commissions_pb2.ListPlanDocumentsResponse]
     """Documents of a period by status (the compensation team's view)."""
-    RecordPlanDocumentStep: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.RecordPlanDocumentStepRequest, _commissions_pb2.PlanDocument]
+    RecordPlanDocumentStep: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.RecordPlanDocumentStepRequest, _commissions_pb2.RecordPlanDocumentStepResponse]
     """Records a workflow step (audit and status); called by the approval workflow's activities,
     idempotent by request_id.
     """
@@ -115,20 +115,20 @@ class CommissionsServiceStub:
     """Drafts and submits the documents of a whole plan population through one distribution workflow
     (plan-distribution/<period>/<plan>) with bounded concurrency.
     """
-    GetDistribution: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.GetDistributionRequest, _commissions_pb2.DistributePlanDocumentsResponse]
+    GetDistribution: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.GetDistributionRequest, _commissions_pb2.GetDistributionResponse]
     """The distribution's progress."""
-    OpenDispute: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.OpenDisputeRequest, _commissions_pb2.Dispute]
+    OpenDispute: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.OpenDisputeRequest, _commissions_pb2.OpenDisputeResponse]
     """-- disputes ---------------------------------------------------------------------------------------
     A participant disputes a statement line or a transaction; starts the dispute workflow.
     """
-    DecideDispute: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.DecideDisputeRequest, _commissions_pb2.Dispute]
+    DecideDispute: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.DecideDisputeRequest, _commissions_pb2.DecideDisputeResponse]
     """A decision on the dispute's current step (validated update of its workflow): the manager approves,
     rejects or asks for information; the participant provides it; the compensation team resolves with
     an adjustment (paid in the open period, followed by an incremental run) or rejects.
     """
-    GetDispute: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.GetDisputeRequest, _commissions_pb2.Dispute]
+    GetDispute: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.GetDisputeRequest, _commissions_pb2.GetDisputeResponse]
     ListDisputes: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.ListDisputesRequest, _commissions_pb2.ListDisputesResponse]
-    RecordDisputeStep: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.RecordDisputeStepRequest, _commissions_pb2.Dispute]
+    RecordDisputeStep: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.RecordDisputeStepRequest, _commissions_pb2.RecordDisputeStepResponse]
     """Records a dispute workflow step (audit, status, notifications); called by its activities."""
     GetDisputeReport: _grpc.UnaryUnaryMultiCallable[_commissions_pb2.GetDisputeReportRequest, _commissions_pb2.GetDisputeReportResponse]
     """Open disputes by age and reason; resolution times."""
@@ -203,17 +203,17 @@ class CommissionsServiceAsyncStub(CommissionsServiceStub):
     """What finance checks before finalizing: a run's totals by earning code, deposits, draws, recoveries,
     balances and adjustments (manual and prior-period), and the change against the previous run.
     """
-    DraftPlanDocument: _aio.UnaryUnaryMultiCallable[_commissions_pb2.DraftPlanDocumentRequest, _commissions_pb2.PlanDocument]  # type: ignore[assignment]
+    DraftPlanDocument: _aio.UnaryUnaryMultiCallable[_commissions_pb2.DraftPlanDocumentRequest, _commissions_pb2.DraftPlanDocumentResponse]  # type: ignore[assignment]
     """-- individual plan documents and their approval ------------------------------------------------
     Drafts the participant's individual plan document for a period (personal quota, rates, tiers,
     terms; PDF with content and file hashes). The same terms as the latest version return that
     version; changed terms make a new version (an accepted version is never changed).
     """
-    SubmitPlanDocument: _aio.UnaryUnaryMultiCallable[_commissions_pb2.SubmitPlanDocumentRequest, _commissions_pb2.PlanDocument]  # type: ignore[assignment]
+    SubmitPlanDocument: _aio.UnaryUnaryMultiCallable[_commissions_pb2.SubmitPlanDocumentRequest, _commissions_pb2.SubmitPlanDocumentResponse]  # type: ignore[assignment]
     """Starts the approval workflow of a drafted version (plan-approval/<period>/<participant>):
     manager, finance, a director above the target-incentive threshold, then the participant signs.
     """
-    DecidePlanDocument: _aio.UnaryUnaryMultiCallable[_commissions_pb2.DecidePlanDocumentRequest, _commissions_pb2.PlanDocument]  # type: ignore[assignment]
+    DecidePlanDocument: _aio.UnaryUnaryMultiCallable[_commissions_pb2.DecidePlanDocumentRequest, _commissions_pb2.DecidePlanDocumentResponse]  # type: ignore[assignment]
     """A decision on the current step, delivered to the workflow as a validated update: approve,
     return (for revision), reject, accept (sign), withdraw (the author), resubmit (the author, a new
     version after a return). FAILED_PRECONDITION with the reason when it is not this actor's turn.
@@ -222,7 +222,7 @@ class CommissionsServiceAsyncStub(CommissionsServiceStub):
     """A document version with its approval chain, status and audit trail; the PDF when asked for."""
     ListPlanDocuments: _aio.UnaryUnaryMultiCallable[_commissions_pb2.ListPlanDocumentsRequest, _commissions_pb2.ListPlanDocumentsResponse]  # type: ignore[assignment]
     """Documents of a period by status (the compensation team's view)."""
-    RecordPlanDocumentStep: _aio.UnaryUnaryMultiCallable[_commissions_pb2.RecordPlanDocumentStepRequest, _commissions_pb2.PlanDocument]  # type: ignore[assignment]
+    RecordPlanDocumentStep: _aio.UnaryUnaryMultiCallable[_commissions_pb2.RecordPlanDocumentStepRequest, _commissions_pb2.RecordPlanDocumentStepResponse]  # type: ignore[assignment]
     """Records a workflow step (audit and status); called by the approval workflow's activities,
     idempotent by request_id.
     """
@@ -230,20 +230,20 @@ class CommissionsServiceAsyncStub(CommissionsServiceStub):
     """Drafts and submits the documents of a whole plan population through one distribution workflow
     (plan-distribution/<period>/<plan>) with bounded concurrency.
     """
-    GetDistribution: _aio.UnaryUnaryMultiCallable[_commissions_pb2.GetDistributionRequest, _commissions_pb2.DistributePlanDocumentsResponse]  # type: ignore[assignment]
+    GetDistribution: _aio.UnaryUnaryMultiCallable[_commissions_pb2.GetDistributionRequest, _commissions_pb2.GetDistributionResponse]  # type: ignore[assignment]
     """The distribution's progress."""
-    OpenDispute: _aio.UnaryUnaryMultiCallable[_commissions_pb2.OpenDisputeRequest, _commissions_pb2.Dispute]  # type: ignore[assignment]
+    OpenDispute: _aio.UnaryUnaryMultiCallable[_commissions_pb2.OpenDisputeRequest, _commissions_pb2.OpenDisputeResponse]  # type: ignore[assignment]
     """-- disputes ---------------------------------------------------------------------------------------
     A participant disputes a statement line or a transaction; starts the dispute workflow.
     """
-    DecideDispute: _aio.UnaryUnaryMultiCallable[_commissions_pb2.DecideDisputeRequest, _commissions_pb2.Dispute]  # type: ignore[assignment]
+    DecideDispute: _aio.UnaryUnaryMultiCallable[_commissions_pb2.DecideDisputeRequest, _commissions_pb2.DecideDisputeResponse]  # type: ignore[assignment]
     """A decision on the dispute's current step (validated update of its workflow): the manager approves,
     rejects or asks for information; the participant provides it; the compensation team resolves with
     an adjustment (paid in the open period, followed by an incremental run) or rejects.
     """
-    GetDispute: _aio.UnaryUnaryMultiCallable[_commissions_pb2.GetDisputeRequest, _commissions_pb2.Dispute]  # type: ignore[assignment]
+    GetDispute: _aio.UnaryUnaryMultiCallable[_commissions_pb2.GetDisputeRequest, _commissions_pb2.GetDisputeResponse]  # type: ignore[assignment]
     ListDisputes: _aio.UnaryUnaryMultiCallable[_commissions_pb2.ListDisputesRequest, _commissions_pb2.ListDisputesResponse]  # type: ignore[assignment]
-    RecordDisputeStep: _aio.UnaryUnaryMultiCallable[_commissions_pb2.RecordDisputeStepRequest, _commissions_pb2.Dispute]  # type: ignore[assignment]
+    RecordDisputeStep: _aio.UnaryUnaryMultiCallable[_commissions_pb2.RecordDisputeStepRequest, _commissions_pb2.RecordDisputeStepResponse]  # type: ignore[assignment]
     """Records a dispute workflow step (audit, status, notifications); called by its activities."""
     GetDisputeReport: _aio.UnaryUnaryMultiCallable[_commissions_pb2.GetDisputeReportRequest, _commissions_pb2.GetDisputeReportResponse]  # type: ignore[assignment]
     """Open disputes by age and reason; resolution times."""
@@ -423,7 +423,7 @@ class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _commissions_pb2.DraftPlanDocumentRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_commissions_pb2.PlanDocument, _abc.Awaitable[_commissions_pb2.PlanDocument]]:
+    ) -> _typing.Union[_commissions_pb2.DraftPlanDocumentResponse, _abc.Awaitable[_commissions_pb2.DraftPlanDocumentResponse]]:
         """-- individual plan documents and their approval ------------------------------------------------
         Drafts the participant's individual plan document for a period (personal quota, rates, tiers,
         terms; PDF with content and file hashes). The same terms as the latest version return that
@@ -435,7 +435,7 @@ class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _commissions_pb2.SubmitPlanDocumentRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_commissions_pb2.PlanDocument, _abc.Awaitable[_commissions_pb2.PlanDocument]]:
+    ) -> _typing.Union[_commissions_pb2.SubmitPlanDocumentResponse, _abc.Awaitable[_commissions_pb2.SubmitPlanDocumentResponse]]:
         """Starts the approval workflow of a drafted version (plan-approval/<period>/<participant>):
         manager, finance, a director above the target-incentive threshold, then the participant signs.
         """
@@ -445,7 +445,7 @@ class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _commissions_pb2.DecidePlanDocumentRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_commissions_pb2.PlanDocument, _abc.Awaitable[_commissions_pb2.PlanDocument]]:
+    ) -> _typing.Union[_commissions_pb2.DecidePlanDocumentResponse, _abc.Awaitable[_commissions_pb2.DecidePlanDocumentResponse]]:
         """A decision on the current step, delivered to the workflow as a validated update: approve,
         return (for revision), reject, accept (sign), withdraw (the author), resubmit (the author, a new
         version after a return). FAILED_PRECONDITION with the reason when it is not this actor's turn.
@@ -472,7 +472,7 @@ class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _commissions_pb2.RecordPlanDocumentStepRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_commissions_pb2.PlanDocument, _abc.Awaitable[_commissions_pb2.PlanDocument]]:
+    ) -> _typing.Union[_commissions_pb2.RecordPlanDocumentStepResponse, _abc.Awaitable[_commissions_pb2.RecordPlanDocumentStepResponse]]:
         """Records a workflow step (audit and status); called by the approval workflow's activities,
         idempotent by request_id.
         """
@@ -492,7 +492,7 @@ class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _commissions_pb2.GetDistributionRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_commissions_pb2.DistributePlanDocumentsResponse, _abc.Awaitable[_commissions_pb2.DistributePlanDocumentsResponse]]:
+    ) -> _typing.Union[_commissions_pb2.GetDistributionResponse, _abc.Awaitable[_commissions_pb2.GetDistributionResponse]]:
         """The distribution's progress."""
 
     @_abc_1.abstractmethod
@@ -500,7 +500,7 @@ class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _commissions_pb2.OpenDisputeRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_commissions_pb2.Dispute, _abc.Awaitable[_commissions_pb2.Dispute]]:
+    ) -> _typing.Union[_commissions_pb2.OpenDisputeResponse, _abc.Awaitable[_commissions_pb2.OpenDisputeResponse]]:
         """-- disputes ---------------------------------------------------------------------------------------
         A participant disputes a statement line or a transaction; starts the dispute workflow.
         """
@@ -510,7 +510,7 @@ class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _commissions_pb2.DecideDisputeRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_commissions_pb2.Dispute, _abc.Awaitable[_commissions_pb2.Dispute]]:
+    ) -> _typing.Union[_commissions_pb2.DecideDisputeResponse, _abc.Awaitable[_commissions_pb2.DecideDisputeResponse]]:
         """A decision on the dispute's current step (validated update of its workflow): the manager approves,
         rejects or asks for information; the participant provides it; the compensation team resolves with
         an adjustment (paid in the open period, followed by an incremental run) or rejects.
@@ -521,7 +521,7 @@ class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _commissions_pb2.GetDisputeRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_commissions_pb2.Dispute, _abc.Awaitable[_commissions_pb2.Dispute]]: ...
+    ) -> _typing.Union[_commissions_pb2.GetDisputeResponse, _abc.Awaitable[_commissions_pb2.GetDisputeResponse]]: ...
 
     @_abc_1.abstractmethod
     def ListDisputes(
@@ -535,7 +535,7 @@ class CommissionsServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _commissions_pb2.RecordDisputeStepRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_commissions_pb2.Dispute, _abc.Awaitable[_commissions_pb2.Dispute]]:
+    ) -> _typing.Union[_commissions_pb2.RecordDisputeStepResponse, _abc.Awaitable[_commissions_pb2.RecordDisputeStepResponse]]:
         """Records a dispute workflow step (audit, status, notifications); called by its activities."""
 
     @_abc_1.abstractmethod
