@@ -49,6 +49,8 @@ OVERPAYMENT_CLASSES = {
     pb.OVERPAYMENT_CLASS_OTHER: OverpaymentClass.OTHER,
 }
 MAX_INGEST_ROWS = 1_000_000
+#: Credit traces per measurement on a statement (`MeasurementFigure.credits_total` says how many exist).
+MAX_CREDIT_TRACES = 1_000
 
 
 def money(amount: Decimal | int, currency: str) -> common_pb2.Money:
@@ -382,7 +384,9 @@ class CommissionsServicer(DocumentsServicer, WhatIfServicer, commissions_pb2_grp
             figure = pb.MeasurementFigure(
                 position_id=m.position_id, measurement_id=m.measurement_id, value=text(m.value)
             )
-            figure.credits.extend(self._credits(inputs, result, pid, m.position_id, m.measurement_id))
+            traces, total = self._credits(inputs, result, pid, m.position_id, m.measurement_id)
+            figure.credits.extend(traces)
+            figure.credits_total = total
             figures.append(figure)
         payment = statement.payment
         return pb.GetStatementResponse(
@@ -429,14 +433,19 @@ class CommissionsServicer(DocumentsServicer, WhatIfServicer, commissions_pb2_grp
     @staticmethod
     def _credits(
         inputs: RunInputs, result: RunResult, pid: str, position_id: str, measurement_id: str
-    ) -> list[pb.CreditTrace]:
-        """The credits and transactions a SUM/COUNT measurement adds up (none for formula measurements)."""
+    ) -> tuple[list[pb.CreditTrace], int]:
+        """The credits and transactions a SUM/COUNT measurement adds up (none for formula measurements):
+        the first `MAX_CREDIT_TRACES` by credit date, and how many there are. A director's roll-up can
+        be hundreds of thousands of credits: more than a response may carry, and more than anyone reads
+        on a statement (the payroll export and the run totals have the sums)."""
         try:
             lines = credits_behind(result, inputs, pid, position_id, measurement_id)
         except KeyError:
-            return []
+            return [], 0
         cur = result.currency
-        return [
+        total = lines.height
+        lines = lines.head(MAX_CREDIT_TRACES)
+        traces = [
             pb.CreditTrace(
                 transaction_id=r["transaction_id"],
                 rule_id=r["rule_id"],
@@ -448,6 +457,7 @@ class CommissionsServicer(DocumentsServicer, WhatIfServicer, commissions_pb2_grp
             )
             for r in lines.iter_rows(named=True)
         ]
+        return traces, total
 
     async def GetDashboard(
         self, request: pb.GetDashboardRequest, context: grpc.aio.ServicerContext

@@ -244,6 +244,7 @@ async def test_statement_traces_lines_to_measurements_credits_and_transactions(
     figures = {m.measurement_id: m for m in st.measurements}
     assert Decimal(figures["revenue"].value) == Decimal(130000)
     assert Decimal(figures["attainment"].value) == Decimal("1.3")
+    assert figures["revenue"].credits_total == len(figures["revenue"].credits)
     assert [(c.transaction_id, c.rule_id, c.level, c.amount) for c in figures["revenue"].credits] == [
         ("t1", "all", 0, rub("100000")),
         ("t2", "all", 0, rub("30000")),
@@ -454,3 +455,15 @@ async def test_check_manager_follows_the_hierarchy_of_the_period(
     assert not await manages("nobody", "anna")
     await invalid(api.CheckManager(pb.CheckManagerRequest(manager_id="vera", participant_id="anna")), "period")
     await invalid(api.CheckManager(pb.CheckManagerRequest(participant_id="anna", period="2026-03")), "manager_id")
+
+
+async def test_a_stream_of_more_rows_than_one_query_may_bind_goes_in(
+    api: commissions_pb2_grpc.CommissionsServiceStub, world: pb.IngestTransactionsResponse
+) -> None:
+    """40,000 rows in one stream: more ids than PostgreSQL's driver takes as separate query arguments."""
+    rows = [row(f"bulk-{i}", "2026-11-02", "10", "R2") for i in range(40_000)]
+    chunks = [pb.IngestTransactionsRequest(currency="RUB", rows=rows[i : i + 5000]) for i in range(0, len(rows), 5000)]
+    result = await api.IngestTransactions(stream(*chunks))
+    assert (result.accepted, result.duplicates, len(result.rejected)) == (40_000, 0, 0)
+    again = await api.IngestTransactions(stream(*chunks))
+    assert (again.accepted, again.duplicates) == (0, 40_000)

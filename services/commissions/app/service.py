@@ -275,18 +275,16 @@ class CommissionsApp:
         problems.raise_if_any()
 
         async def work(repo: Repository) -> M:
-            plans = await repo.latest_plans()
-            if override.plan_id not in {p.plan_id for p in plans}:
+            # Only this plan and its overrides are read and checked: setting the quotas of ten thousand
+            # positions one call at a time must not reread and revalidate everything each time.
+            plan = next((p for p in await repo.latest_plans() if p.plan_id == override.plan_id), None)
+            if plan is None:
                 raise NotFound(f"no plan {override.plan_id!r}")
-            org = await repo.organisation()
-            existing = [o.override for o in await repo.variable_overrides()]
-            book = PlanBook(tuple(plans), (), (*existing, override))
+            titles, positions = await repo.title_and_position_ids()
+            existing = [o.override for o in await repo.variable_overrides(override.plan_id)]
+            book = PlanBook((plan,), (), (*existing, override))
             last = f"overrides[{len(existing)}]"
-            found = [
-                v
-                for v in validate_plan_book(book, {t.title_id for t in org.titles}, org.position_ids)
-                if v.field.startswith(last)
-            ]
+            found = [v for v in validate_plan_book(book, titles, positions) if v.field.startswith(last)]
             if found:
                 raise InvalidArgument(
                     violations(found, rename=lambda p: p.removeprefix(last).removeprefix(".") or "valid_from")

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.commissions.domain.inputs import Adjustment, OverpaymentClass
@@ -233,6 +233,12 @@ class Repository:
             ),
         )
 
+    async def title_and_position_ids(self) -> tuple[set[str], set[str]]:
+        """What a plan assignment or an override may name, without reading the whole organisation."""
+        titles = await self._rows(f"SELECT title_id FROM {S}.titles")
+        positions = await self._rows(f"SELECT DISTINCT position_id FROM {S}.position_versions")
+        return {r["title_id"] for r in titles}, {r["position_id"] for r in positions}
+
     async def add_organisation(
         self,
         titles: Iterable[Title],
@@ -305,10 +311,11 @@ class Repository:
             for r in rows
         ]
 
-    async def variable_overrides(self) -> list[StoredOverride]:
+    async def variable_overrides(self, plan_id: str | None = None) -> list[StoredOverride]:
         rows = await self._rows(
             f"SELECT override_id, plan_id, variable, value, title_id, position_id, valid_from, valid_to "
-            f"FROM {S}.variable_overrides ORDER BY override_id"
+            f"FROM {S}.variable_overrides WHERE CAST(:plan AS text) IS NULL OR plan_id = :plan ORDER BY override_id",
+            plan=plan_id,
         )
         return [
             StoredOverride(
@@ -403,9 +410,8 @@ class Repository:
     async def transactions_by_id(self, ids: Collection[str]) -> dict[str, Transaction]:
         if not ids:
             return {}
-        stmt = text(f"SELECT * FROM {S}.transactions WHERE transaction_id IN :ids").bindparams(
-            bindparam("ids", expanding=True)
-        )
+        # One array parameter, not one parameter per id: asyncpg takes at most 32,767 arguments.
+        stmt = text(f"SELECT * FROM {S}.transactions WHERE transaction_id = ANY(:ids)")
         rows = (await self.conn.execute(stmt, {"ids": list(ids)})).mappings()
         return {r["transaction_id"]: _transaction(r) for r in rows}
 
@@ -414,9 +420,9 @@ class Repository:
         if not original_ids:
             return {}
         stmt = text(
-            f"SELECT original_id, -sum(amount_minor) AS rev FROM {S}.transactions WHERE original_id IN :ids "
+            f"SELECT original_id, -sum(amount_minor) AS rev FROM {S}.transactions WHERE original_id = ANY(:ids) "
             "GROUP BY original_id"
-        ).bindparams(bindparam("ids", expanding=True))
+        )
         rows = (await self.conn.execute(stmt, {"ids": list(original_ids)})).mappings()
         return {r["original_id"]: int(r["rev"]) for r in rows}
 
@@ -465,9 +471,9 @@ class Repository:
         if not sellers:
             return []
         stmt = text(
-            f"SELECT * FROM {S}.transactions WHERE seller_position_id IN :sellers "
+            f"SELECT * FROM {S}.transactions WHERE seller_position_id = ANY(:sellers) "
             "AND booking_date BETWEEN :a AND :b ORDER BY transaction_id"
-        ).bindparams(bindparam("sellers", expanding=True))
+        )
         rows = (await self.conn.execute(stmt, {"sellers": list(sellers), "a": first_day, "b": last_day})).mappings()
         return [_transaction(r) for r in rows]
 
@@ -563,9 +569,7 @@ class Repository:
     async def participant_names(self, ids: Collection[str]) -> dict[str, str]:
         if not ids:
             return {}
-        stmt = text(f"SELECT participant_id, name FROM {S}.participants WHERE participant_id IN :ids").bindparams(
-            bindparam("ids", expanding=True)
-        )
+        stmt = text(f"SELECT participant_id, name FROM {S}.participants WHERE participant_id = ANY(:ids)")
         rows = (await self.conn.execute(stmt, {"ids": list(ids)})).mappings()
         return {r["participant_id"]: r["name"] for r in rows}
 

@@ -879,13 +879,17 @@ class MeasurementFigure(_message.Message):
     MEASUREMENT_ID_FIELD_NUMBER: _builtins.int
     VALUE_FIELD_NUMBER: _builtins.int
     CREDITS_FIELD_NUMBER: _builtins.int
+    CREDITS_TOTAL_FIELD_NUMBER: _builtins.int
     position_id: _builtins.str
     measurement_id: _builtins.str
     value: _builtins.str
     """Decimal text (money measurements in major units)."""
+    credits_total: _builtins.int
     @_builtins.property
     def credits(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreditTrace]:
-        """The credits and transactions the measurement adds up (SUM/COUNT measurements)."""
+        """The credits and transactions the measurement adds up (SUM/COUNT measurements): the first 1,000 by
+        credit date; credits_total says how many there are.
+        """
 
     def __init__(
         self,
@@ -894,10 +898,11 @@ class MeasurementFigure(_message.Message):
         measurement_id: _builtins.str = ...,
         value: _builtins.str = ...,
         credits: _abc.Iterable[Global___CreditTrace] | None = ...,
+        credits_total: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["credits", b"credits", "measurement_id", b"measurement_id", "position_id", b"position_id", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credits", b"credits", "credits_total", b"credits_total", "measurement_id", b"measurement_id", "position_id", b"position_id", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
