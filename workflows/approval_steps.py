@@ -136,10 +136,10 @@ class ApprovalState:
         if decision.action not in allowed:
             raise DecisionRefused(f"at the {step.step} step the actions are: {', '.join(allowed)}")
         if not self.may_decide(step, decision):
-            who = step.assignee + (
-                f" (or {step.escalation_assignee}, after the escalation)" if step.escalation_assignee else ""
+            also = f"; after an escalation also {step.escalation_assignee}" if step.escalation_assignee else ""
+            raise DecisionRefused(
+                f"the {step.step} step is for {step.assignee} to decide{also}, not for {decision.actor}"
             )
-            raise DecisionRefused(f"the {step.step} step is {who}'s to decide, not {decision.actor}'s")
 
     def apply(self, decision: Decision, *, new_version: int | None = None) -> ApprovalState:
         """The state after a checked decision."""
