@@ -98,11 +98,7 @@ class PeriodRunner:
         """Take the snapshot, then read the window's transactions (all, or the sellers')."""
         first, last = _window(self.period)
         as_of, snapshot = await self.repo.snapshot()
-        if sellers is None:
-            rows = await self.repo.transactions_between(first, last)
-        else:
-            rows = await self.repo.transactions_of_sellers(sellers, first, last)
-        return as_of, snapshot, transactions_frame(rows)
+        return as_of, snapshot, await self.repo.transactions_frame(first, last, sellers)
 
     async def _base_inputs(self, period: Period, carried: tuple[Period, int] | None) -> RunInputs:
         repo = self.repo
@@ -250,7 +246,7 @@ class PeriodRunner:
         first, last = _window(origin)
         inputs = replace(
             inputs,
-            transactions=transactions_frame(await repo.transactions_between(first, last)),
+            transactions=await repo.transactions_frame(first, last),
             run_version=origin_row.run_version,
         )
         recomputed = await asyncio.to_thread(recompute, inputs)

@@ -67,7 +67,7 @@ class WhatIf:
             period=period,
             org=await repo.organisation(),
             plans=await repo.plan_book(period),
-            transactions=transactions_frame(await repo.transactions_between(first, last)),
+            transactions=await repo.transactions_frame(first, last),
             currency=currency,
             finalized_periods=await repo.finalized_periods(),
             adjustments=await repo.adjustments(period, currency),
@@ -203,9 +203,7 @@ class WhatIf:
                 )
             first, last = period.window_start(Window.YTD).start, period.last_day
             sellers = positions_held(ctx, [pid])
-            inputs = replace(
-                inputs, transactions=transactions_frame(await repo.transactions_of_sellers(sellers, first, last))
-            )
+            inputs = replace(inputs, transactions=await repo.transactions_frame(first, last, sellers))
         try:
             minor = to_minor(amount, row.currency)
         except (ValueError, ArithmeticError):

@@ -32,7 +32,7 @@ from services.commissions.domain.periods import Period
 from services.commissions.domain.plans import Plan, PlanAssignment, PlanBook, VariableOverride
 from services.commissions.domain.results import CREDIT_SCHEMA, SCHEMAS
 from services.commissions.domain.runs import PeriodLedger, RunRecord
-from services.commissions.domain.transactions import Transaction
+from services.commissions.domain.transactions import TRANSACTION_SCHEMA, Transaction
 
 S = "commissions"
 CREDITS = "credits"
@@ -456,6 +456,34 @@ class Repository:
             params,
         )
         return len(params)
+
+    async def transactions_frame(
+        self, first_day: date, last_day: date, sellers: Collection[str] | None = None
+    ) -> pl.DataFrame:
+        """The transactions booked in the window (of the given selling positions, or all) as the frame
+        runs read (`TRANSACTION_SCHEMA`), by transaction id.
+
+        A run reads a year of transactions: millions of rows. They are copied out of PostgreSQL as CSV
+        into polars on the transaction's own connection (so under its snapshot), never turned into one
+        Python object per row, which costs several times the calculation itself."""
+        columns = ", ".join(TRANSACTION_SCHEMA)
+        where = "booking_date BETWEEN $1 AND $2" + ("" if sellers is None else " AND seller_position_id = ANY($3)")
+        args: list[Any] = [first_day, last_day] + ([] if sellers is None else [list(sellers)])
+        raw = await self.conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        buffer = io.BytesIO()
+        await driver.copy_from_query(
+            f"SELECT {columns} FROM {S}.transactions WHERE {where} ORDER BY transaction_id",
+            *args,
+            output=buffer,
+            format="csv",
+            header=True,
+        )
+        buffer.seek(0)
+        frame = pl.read_csv(buffer, schema=TRANSACTION_SCHEMA)
+        # PostgreSQL writes NULL as an empty field and '' as "": only original_id may be null.
+        return frame.with_columns(pl.col(c).fill_null("") for c in ("product", "territory", "channel", "segment"))
 
     async def transactions_between(self, first_day: date, last_day: date) -> list[Transaction]:
         rows = await self._rows(
