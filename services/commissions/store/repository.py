@@ -178,6 +178,11 @@ def _carried(text_value: str | None) -> tuple[Period, int] | None:
     return Period.parse(period), int(version)
 
 
+#: The organisation read last per database: (revision, organisation). Organisation is immutable, so one
+#: copy serves every request until the revision moves.
+_ORGANISATIONS: dict[str, tuple[int, Organisation]] = {}
+
+
 class Repository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -208,6 +213,19 @@ class Repository:
     # -- organisation ------------------------------------------------------------------------------
 
     async def organisation(self) -> Organisation:
+        """The whole organisation; the copy read last is reused while the organisation's revision (bumped
+        by a trigger on every write, migration 0006) has not moved."""
+        key = str(self.conn.engine.url)
+        rows = await self._rows(f"SELECT revision FROM {S}.revisions WHERE name = 'organisation'")
+        revision = int(rows[0]["revision"]) if rows else -1
+        cached = _ORGANISATIONS.get(key)
+        if cached is not None and cached[0] == revision >= 0:
+            return cached[1]
+        org = await self._read_organisation()
+        _ORGANISATIONS[key] = (revision, org)
+        return org
+
+    async def _read_organisation(self) -> Organisation:
         titles = await self._rows(f"SELECT title_id, name FROM {S}.titles ORDER BY title_id")
         positions = await self._rows(
             f"SELECT position_id, title_id, manager_position_id, valid_from, valid_to FROM {S}.position_versions "
