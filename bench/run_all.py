@@ -11,6 +11,9 @@ BENCHES = [
     ["bench.parties_bench", "--out", "bench/results/parties.json"],
     ["bench.dedup_bench", "--sizes", "100000,1000000", "--out", "bench/results/dedup.json"],
     ["bench.commissions_bench", "--out", "bench/results/commissions.json"],
+    ["bench.what_if_bench", "--out", "bench/results/what_if.json"],
+    ["bench.commissions_service_bench", "--out", "bench/results/commissions_service.json"],
+    ["bench.distribution_bench", "--out", "bench/results/distribution.json"],
 ]
 
 
